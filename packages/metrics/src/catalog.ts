@@ -1,0 +1,99 @@
+/**
+ * The catalog: every metric the system exports, described once.
+ *
+ * The first twelve entries are the contract (`shared/spec/PROMETHEUS_METRICS.md`):
+ * their names, types, help texts and buckets are copied from it verbatim and must
+ * not change. The rest serve the contract's Health panel and "Future Enhancements".
+ * Dashboards, alert rules and tests import names from here; no metric name is typed twice.
+ */
+
+export type MetricType = "counter" | "gauge" | "histogram";
+
+export interface MetricDescriptor<Name extends string = string, Label extends string = string> {
+  readonly name: Name;
+  readonly type: MetricType;
+  readonly help: string;
+  /** Unit of the value (Prometheus base-unit words; the contract uses milliseconds). */
+  readonly unit: "attempts" | "errors" | "seconds" | "milliseconds" | "percent_x100" | "ops" | "receipts" | "state" | "info" | "count";
+  readonly labels: readonly Label[];
+  readonly buckets?: readonly number[];
+  /** Whether the contract document defines this metric. */
+  readonly contract: boolean;
+}
+
+function metric<const Name extends string, const Label extends string = never>(
+  d: Omit<MetricDescriptor<Name, Label>, "labels"> & { labels?: readonly Label[] },
+): MetricDescriptor<Name, Label> {
+  return { ...d, labels: d.labels ?? [] };
+}
+
+export const catalog = {
+  // --- contract: counters ---
+  totalAttempts: metric({ name: "tops_worker_total_attempts_total", type: "counter", help: "Total number of attempts made", unit: "attempts", contract: true }),
+  successfulAttempts: metric({ name: "tops_worker_successful_attempts_total", type: "counter", help: "Total number of successful attempts", unit: "attempts", contract: true }),
+  failedAttempts: metric({ name: "tops_worker_failed_attempts_total", type: "counter", help: "Total number of failed attempts", unit: "attempts", contract: true }),
+  gpuErrors: metric({ name: "tops_worker_gpu_errors_total", type: "counter", help: "Total number of GPU errors", unit: "errors", contract: true }),
+  networkErrors: metric({ name: "tops_worker_network_errors_total", type: "counter", help: "Total number of network errors", unit: "errors", contract: true }),
+  signatureErrors: metric({ name: "tops_worker_signature_errors_total", type: "counter", help: "Total number of signature errors", unit: "errors", contract: true }),
+  validationErrors: metric({ name: "tops_worker_validation_errors_total", type: "counter", help: "Total number of validation errors", unit: "errors", contract: true }),
+  // --- contract: gauges ---
+  uptimeSeconds: metric({ name: "tops_worker_uptime_seconds", type: "gauge", help: "Worker uptime in seconds", unit: "seconds", contract: true }),
+  consecutiveFailures: metric({ name: "tops_worker_consecutive_failures", type: "gauge", help: "Number of consecutive failures", unit: "count", contract: true }),
+  successRate: metric({ name: "tops_worker_success_rate", type: "gauge", help: "Success rate as percentage (multiplied by 100)", unit: "percent_x100", contract: true }),
+  // --- contract: histograms ---
+  attemptDurationMs: metric({
+    name: "tops_worker_attempt_duration_ms", type: "histogram", help: "Duration of attempts in milliseconds", unit: "milliseconds",
+    buckets: [10, 25, 50, 100, 200, 500, 1000, 2000], contract: true,
+  }),
+  networkLatencyMs: metric({
+    name: "tops_worker_network_latency_ms", type: "histogram", help: "Network request latency in milliseconds", unit: "milliseconds",
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500], contract: true,
+  }),
+
+  // --- beyond the contract: health panel and future enhancements ---
+  info: metric({
+    name: "tops_worker_info", type: "gauge", help: "Build and device information; the value is always 1", unit: "info",
+    labels: ["version", "backend", "adapter", "kernel_ver"], contract: false,
+  }),
+  lastSuccessTimestamp: metric({
+    name: "tops_worker_last_success_timestamp_seconds", type: "gauge",
+    help: "Unix time of the last successful attempt, 0 before the first", unit: "seconds", contract: false,
+  }),
+  circuitBreakerState: metric({
+    name: "tops_worker_circuit_breaker_state", type: "gauge",
+    help: "Circuit breaker towards the aggregator: 0 closed, 1 half-open, 2 open", unit: "state", contract: false,
+  }),
+  int8Ops: metric({
+    name: "tops_worker_int8_ops_total", type: "counter",
+    help: "Total int8 operations in attempts the aggregator accepted; rate() gives achieved ops per second", unit: "ops", contract: false,
+  }),
+  attemptsInFlight: metric({ name: "tops_worker_attempts_in_flight", type: "gauge", help: "Attempts currently running", unit: "attempts", contract: false }),
+  receiptsQueued: metric({ name: "tops_worker_receipts_queued", type: "gauge", help: "Signed receipts waiting in the spool for resubmission", unit: "receipts", contract: false }),
+  receiptsDropped: metric({ name: "tops_worker_receipts_dropped_total", type: "counter", help: "Signed receipts dropped because the spool was full", unit: "receipts", contract: false }),
+
+  // --- aggregator (served by the aggregator on its own /metrics) ---
+  aggregatorReceipts: metric({
+    name: "tops_aggregator_receipts_total", type: "counter", help: "Receipts received by the aggregator, by outcome and error code", unit: "receipts",
+    labels: ["outcome", "code"], contract: false,
+  }),
+  aggregatorVerifyDurationMs: metric({
+    name: "tops_aggregator_verify_duration_ms", type: "histogram", help: "Time to verify one receipt in milliseconds", unit: "milliseconds",
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500], contract: false,
+  }),
+  aggregatorAudits: metric({
+    name: "tops_aggregator_audits_total", type: "counter", help: "Audits (re-computations) done, by result", unit: "count",
+    labels: ["result"], contract: false,
+  }),
+} as const;
+
+export type Catalog = typeof catalog;
+export type MetricKey = keyof Catalog;
+
+/** Metric name of a catalog entry; for histograms, `series` picks `_bucket`, `_sum` or `_count`. */
+export function metricName(key: MetricKey, series?: "bucket" | "sum" | "count"): string {
+  const base = catalog[key].name;
+  return series ? `${base}_${series}` : base;
+}
+
+export const workerMetricKeys = (Object.keys(catalog) as MetricKey[]).filter((k) => catalog[k].name.startsWith("tops_worker_"));
+export const contractMetricKeys = (Object.keys(catalog) as MetricKey[]).filter((k) => catalog[k].contract);
