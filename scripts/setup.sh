@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian 12 machine (README step 1; CI runs it too):
+# Debian packages the worker and the tests need, pnpm at the pinned version, and the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+# Mesa's EGL/GLES + llvmpipe: WebGPU's `gl` backend without a GPU.
+# Prometheus 2.42 and promtool: `pnpm dev` runs one; tests use the real thing.
+DEBS=(libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 prometheus)
+missing=()
+for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PNPM_VERSION=$(node -p 'require("./package.json").packageManager.split("@")[1]')
+if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  echo "==> npm install -g pnpm@$PNPM_VERSION"
+  $SUDO npm install -g --silent "pnpm@$PNPM_VERSION"
+fi
+
+echo "==> pnpm install"
+if [ -n "${CI:-}" ]; then pnpm install --frozen-lockfile --reporter=append-only; else pnpm install; fi
