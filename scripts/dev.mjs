@@ -31,7 +31,8 @@ if (!existsSync(keyFile)) {
 const skHex = readFileSync(keyFile, "utf8").trim();
 const pubkey = Buffer.from(secp256k1.getPublicKey(Buffer.from(skHex, "hex"), true)).toString("hex");
 
-const tsx = join(root, "node_modules", ".bin", "tsx");
+// One Node process per service (`--import tsx` rather than the tsx wrapper), so signals reach it directly.
+const runTs = (entry) => [process.execPath, "--import", "tsx", join(root, entry)];
 const children = [];
 let stopping = false;
 
@@ -85,7 +86,7 @@ function stop(code) {
 process.on("SIGINT", () => stop(0));
 process.on("SIGTERM", () => stop(0));
 
-start("aggregator", [tsx, "packages/aggregator/src/cli.ts"], {
+start("aggregator", runTs("packages/aggregator/src/cli.ts"), {
   AGGREGATOR_PORT: String(ports.aggregator),
   DATA_DIR: join(dev, "aggregator"),
   ALLOWED_KEYS: pubkey,
@@ -96,7 +97,7 @@ if (!(await waitForHttp(`http://127.0.0.1:${ports.aggregator}/healthz`, 30_000))
   process.stdout.write("aggregator did not come up within 30 s\n");
   stop(1);
 } else {
-  start("worker", [tsx, "packages/worker/src/cli.ts"], {
+  start("worker", runTs("packages/worker/src/cli.ts"), {
     WORKER_SK_HEX: skHex,
     AGGREGATOR_URL: `http://127.0.0.1:${ports.aggregator}/verify`,
     TOPS_BACKEND: process.env.TOPS_BACKEND ?? "auto",

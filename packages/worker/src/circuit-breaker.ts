@@ -27,6 +27,11 @@ export class CircuitBreaker {
     return this.state;
   }
 
+  /** Open (and still cooling down): no request should go out. */
+  isOpen(): boolean {
+    return this.current === "open";
+  }
+
   /** Milliseconds until a probe may go out; 0 when requests may go now. */
   waitMs(): number {
     return this.current === "open" ? Math.max(0, this.openedAt + this.options.cooldownMs - this.now()) : 0;

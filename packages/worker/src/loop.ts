@@ -23,7 +23,7 @@ export interface AttemptEngine {
 /** Chooses each attempt's sizes and learns from how long they took (the autotuner). */
 export interface SizePicker {
   next(): Sizes;
-  observe(sizes: Sizes, ms: number): void;
+  record(sizes: Sizes, ms: number): void;
 }
 
 /** What the loop reports to the metrics registry. */
@@ -33,10 +33,11 @@ export interface LoopMetrics {
   attemptFailed(r: { durationMs: number; errorClass: ErrorClass }): void;
   verifiedOps(ops: number): void;
   setReceiptsQueued(n: number): void;
-  receiptDropped(n: number): void;
+  receiptDropped(): void;
 }
 
 export type LoopEvent =
+  | { type: "signed"; nonce: number; epochId: number; sizes: Sizes; timeMs: number }
   | { type: "accepted"; nonce: number; sizes: Sizes; timeMs: number; ops: number }
   | { type: "failed"; errorClass: ErrorClass; code: string; message: string; nonce?: number }
   | { type: "spooled"; nonce: number; queued: number; dropped: number }
@@ -77,18 +78,18 @@ export class WorkerLoop {
     const { breaker, maxAttempts } = this.deps;
     this.deps.metrics.setReceiptsQueued(this.deps.spool.size);
     while (!signal.aborted && (maxAttempts === 0 || this.summary.attempts < maxAttempts)) {
-      if (breaker.current === "open") {
+      if (breaker.isOpen()) {
         await sleep(breaker.waitMs(), signal);
         continue;
       }
       await this.deps.rateLimiter.wait(signal);
       if (signal.aborted) break;
       await this.drainSpool(signal);
-      if (breaker.current === "open") continue;
+      if (breaker.isOpen()) continue;
       await this.attempt(signal);
     }
     // A last chance for spooled receipts, e.g. when MAX_ATTEMPTS ends a scripted run.
-    if (!signal.aborted && breaker.current !== "open") await this.drainSpool(signal);
+    if (!signal.aborted && !breaker.isOpen()) await this.drainSpool(signal);
     return this.summary;
   }
 
@@ -141,8 +142,10 @@ export class WorkerLoop {
     try {
       workRoot = (await engine.runAttempt({ seed, sizes })).workRoot;
     } catch (e) {
-      const code = (e as { kind?: string }).kind ?? "GPU_ERROR";
-      return this.fail("gpu", String(code), (e as Error).message, elapsed(), nonce);
+      // GpuError carries a class (validation, out-of-memory, device-lost, …); anything else is still the engine's failure.
+      const gpuClass = (e as { class?: unknown }).class;
+      const code = typeof gpuClass === "string" ? `GPU_${gpuClass.toUpperCase().replace(/-/g, "_")}` : "GPU_ERROR";
+      return this.fail("gpu", code, (e as Error).message, elapsed(), nonce);
     }
     // time_ms is part of the signed payload: the compute time, engine start to work_root.
     const timeMs = Math.round(performance.now() - computeStarted);
@@ -155,7 +158,8 @@ export class WorkerLoop {
     } catch (e) {
       return this.fail("signature", "SIGN_FAILED", (e as Error).message, elapsed(), nonce);
     }
-    this.deps.sizes.observe(sizes, timeMs);
+    this.deps.onEvent?.({ type: "signed", nonce, epochId: challenge.epochId, sizes, timeMs });
+    this.deps.sizes.record(sizes, timeMs);
 
     const outcome = await this.submitWithRetry(json, signal);
     const durationMs = elapsed();
@@ -187,7 +191,7 @@ export class WorkerLoop {
   private async spoolReceipt(json: string, nonce: number): Promise<void> {
     const dropped = await this.deps.spool.put(json);
     this.summary.spooled++;
-    if (dropped > 0) this.deps.metrics.receiptDropped(dropped);
+    for (let i = 0; i < dropped; i++) this.deps.metrics.receiptDropped();
     this.deps.metrics.setReceiptsQueued(this.deps.spool.size);
     this.deps.onEvent?.({ type: "spooled", nonce, queued: this.deps.spool.size, dropped });
   }
