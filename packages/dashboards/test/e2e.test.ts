@@ -3,6 +3,7 @@
  * loads the generated rules; every dashboard query, with Grafana's variables substituted,
  * returns data, every rule evaluates cleanly, and killing the worker trips WorkerDown.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,23 +23,39 @@ interface ScrapeTarget {
   readonly stop: () => Promise<void>;
 }
 
+const repoRoot = join(packageDir, "..", "..");
+
 /**
- * The worker Prometheus scrapes.
- *
- * STAND-IN: this spawns test/fixtures/fake-worker.ts. The lead replaces it with the real
- * worker once it exists: spawn `packages/worker/src/cli.ts` (node --import tsx) with env
- * METRICS_PORT=<port>, MAX_ATTEMPTS=<enough for ~40 s>, TOPS_BACKEND=cpu; the rest of the
- * test stays as is.
+ * The worker Prometheus scrapes: the real `tops-worker` (CPU backend, small sizes) submitting
+ * to a real aggregator, so every series — successes, latency, last success — carries data.
  */
 async function startScrapeTarget(): Promise<ScrapeTarget> {
-  const port = await freePort();
-  const worker = spawnLogged(process.execPath, ["--import", "tsx", join(packageDir, "test/fixtures/fake-worker.ts")], {
-    cwd: packageDir,
-    env: { ...process.env, METRICS_PORT: String(port) },
+  const [aggregatorPort, metricsPort] = [await freePort(), await freePort()];
+  const dataDir = await mkdtemp(join(tmpdir(), "dashboards-e2e-agg-"));
+  const aggregator = spawnLogged(process.execPath, ["--import", "tsx", join(repoRoot, "packages/aggregator/src/cli.ts")], {
+    cwd: repoRoot,
+    env: { ...process.env, AGGREGATOR_HOST: "127.0.0.1", AGGREGATOR_PORT: String(aggregatorPort), DATA_DIR: dataDir, LOG_LEVEL: "warn" },
   });
-  const address = `127.0.0.1:${port}`;
-  await waitFor("the scrape target", () => httpOk(`http://${address}/prometheus`), 15_000, worker);
-  return { address, metricsPath: "/prometheus", stop: worker.stop };
+  await waitFor("the aggregator", () => httpOk(`http://127.0.0.1:${aggregatorPort}/healthz`), 20_000, aggregator);
+  const worker = spawnLogged(process.execPath, ["--import", "tsx", join(repoRoot, "packages/worker/src/cli.ts")], {
+    cwd: repoRoot,
+    env: {
+      ...process.env, WORKER_SK_HEX: randomBytes(32).toString("hex"), AGGREGATOR_URL: `http://127.0.0.1:${aggregatorPort}/verify`,
+      METRICS_HOST: "127.0.0.1", METRICS_PORT: String(metricsPort), TOPS_BACKEND: "cpu", AUTOTUNE_DISABLE: "1",
+      AUTOTUNE_SIZES: "32,32,32", RATE_LIMIT: "5", SPOOL_DIR: join(dataDir, "spool"), LOG_LEVEL: "warn",
+    },
+  });
+  const address = `127.0.0.1:${metricsPort}`;
+  await waitFor("the worker's metrics", () => httpOk(`http://${address}/prometheus`), 20_000, worker);
+  return {
+    address,
+    metricsPath: "/prometheus",
+    stop: async () => {
+      await worker.stop();
+      await aggregator.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** With a 1s scrape interval Grafana's $__rate_interval is max(4 x 1s, $__interval + 1s) = 4s. */
