@@ -67,16 +67,26 @@ export function generateTransposed(key: GenKey, rows: number, cols: number): Int
 }
 
 const weightCache = new Map<string, Weights>();
+/** The cache holds at most this many bytes of weights (a 4096² pair alone is 32 MiB). */
+const WEIGHT_CACHE_BYTES = 64 * 1024 * 1024;
 
-/** W1 (k×n) and W2 (n×n), cached per size: they depend on nothing else. */
+/** W1 (k×n) and W2 (n×n), cached per size (least recently used first out): they depend on nothing else. */
 export function weightsFor(k: number, n: number): Weights {
   const id = `${k}x${n}`;
   let w = weightCache.get(id);
-  if (!w) {
+  if (w) {
+    weightCache.delete(id); // re-insert: Map order is the recency order
+  } else {
     w = { k, n, w1t: generateTransposed(W1_KEY, n, k), w2t: generateTransposed(W2_KEY, n, n) };
-    if (weightCache.size >= 8) weightCache.clear();
-    weightCache.set(id, w);
+    let bytes = w.w1t.length + w.w2t.length;
+    for (const v of weightCache.values()) bytes += v.w1t.length + v.w2t.length;
+    for (const [oldId, old] of weightCache) {
+      if (bytes <= WEIGHT_CACHE_BYTES) break;
+      bytes -= old.w1t.length + old.w2t.length;
+      weightCache.delete(oldId);
+    }
   }
+  weightCache.set(id, w);
   return w;
 }
 

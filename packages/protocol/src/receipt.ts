@@ -223,12 +223,14 @@ function issueToError(issue: z.core.$ZodIssue, input: Record<string, unknown>): 
 export function parseReceipt(json: string | Uint8Array): Receipt {
   const size = typeof json === "string" ? utf8(json).length : json.length;
   if (size > MAX_RECEIPT_BYTES) throw new ReceiptError(E.RECEIPT_TOO_LARGE, `receipt is ${size} bytes; the limit is ${MAX_RECEIPT_BYTES}`);
-  const text = typeof json === "string" ? json : new TextDecoder("utf-8", { fatal: false }).decode(json);
+  let text: string;
   let value: unknown;
   try {
+    // Strict UTF-8: a replacement character must never be signed or stored in place of bad bytes.
+    text = typeof json === "string" ? json : new TextDecoder("utf-8", { fatal: true }).decode(json);
     value = JSON.parse(text);
   } catch (e) {
-    throw new ReceiptError(E.INVALID_JSON, `receipt is not valid JSON: ${(e as Error).message}`);
+    throw new ReceiptError(E.INVALID_JSON, `receipt is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ReceiptError(E.NOT_AN_OBJECT, `receipt must be a JSON object, got ${typeName(value)}`);

@@ -127,6 +127,14 @@ describe("strict parsing: each malformed receipt gets its own error", () => {
     ["uncompressed prefix", withField({ pubkey_hex: `04${receipt.pubkey_hex.slice(2)}` }), E.BAD_PUBKEY],
   ];
 
+  it("invalid UTF-8 bytes → INVALID_JSON, never a replacement character", () => {
+    const bytes = new TextEncoder().encode(json.replace("DEVICE123", "DEVICE12\u00e9"));
+    const at = bytes.indexOf(0xc3);
+    bytes[at + 1] = 0x28; // 0xC3 0x28 is not UTF-8
+    expect(codeOf(() => parseReceipt(bytes))).toBe(ReceiptErrorCode.INVALID_JSON);
+    expect(codeOf(() => parseReceipt(new TextEncoder().encode(json)))).toBe("accepted");
+  });
+
   it("has at least twenty cases", () => expect(cases.length).toBeGreaterThanOrEqual(20));
 
   for (const [name, input, expected] of cases) {

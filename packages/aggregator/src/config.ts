@@ -1,0 +1,201 @@
+/**
+ * The aggregator's configuration: every environment variable is read and checked here and
+ * nowhere else. A bad value stops the start with one ConfigError naming the variable.
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { hexToBytes, isLowerHex, MAX_BATCH as PROTOCOL_MAX_BATCH, MAX_DIM as PROTOCOL_MAX_DIM, MAX_RECEIPT_BYTES } from "@tops/protocol";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface AggregatorConfig {
+  /** AGGREGATOR_HOST: interface to listen on. */
+  readonly host: string;
+  /** AGGREGATOR_PORT: 0 picks a free port (the bound one is logged and returned). */
+  readonly port: number;
+  /** DATA_DIR: ledger, quarantine list and epoch secret live here. */
+  readonly dataDir: string;
+  /** EPOCH_SECONDS: length of one challenge epoch. */
+  readonly epochSeconds: number;
+  /** ALLOWED_KEYS ∪ ALLOWED_KEYS_FILE, lowercase compressed hex; null = dev mode, any key is accepted. */
+  readonly allowedKeys: ReadonlySet<string> | null;
+  /** AUDIT_RATE: fraction (0..1) of receipts passing every other check whose work_root is recomputed. */
+  readonly auditRate: number;
+  /** AUDIT_THREADS: worker threads running audits; 0 audits on the main thread (blocks it). */
+  readonly auditThreads: number;
+  /** AUDIT_QUEUE_MAX: audits waiting for a thread before new ones are answered 503 OVERLOADED. */
+  readonly auditQueueMax: number;
+  /** QUARANTINE_SECONDS: how long a key that failed an audit is refused; 0 disables quarantine. */
+  readonly quarantineSeconds: number;
+  /** MAX_DIM: largest m, n and k accepted (the protocol allows up to 65536). */
+  readonly maxDim: number;
+  /** MAX_BATCH: largest batch accepted (the protocol allows up to 1024). */
+  readonly maxBatch: number;
+  /** MAX_BODY_BYTES: larger POST bodies are refused with 413 while streaming. */
+  readonly maxBodyBytes: number;
+  /** HEADERS_TIMEOUT_MS: time allowed to receive the request headers. */
+  readonly headersTimeoutMs: number;
+  /** REQUEST_TIMEOUT_MS: time allowed to receive the whole request (headers and body). */
+  readonly requestTimeoutMs: number;
+  /** KEEP_ALIVE_TIMEOUT_MS: idle time before a kept-alive connection is closed. */
+  readonly keepAliveTimeoutMs: number;
+  /** LOG_LEVEL: pino level of the JSON logs on stdout. */
+  readonly logLevel: LogLevel;
+}
+
+export const DEFAULT_HOST = "0.0.0.0";
+export const DEFAULT_PORT = 8081;
+export const DEFAULT_DATA_DIR = "./.data/aggregator";
+
+/** Defaults of everything but the data dir and allow list, which depend on the environment. */
+export const DEFAULTS = {
+  host: DEFAULT_HOST,
+  port: DEFAULT_PORT,
+  epochSeconds: 60,
+  auditRate: 1,
+  auditThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
+  auditQueueMax: 256,
+  quarantineSeconds: 3600,
+  maxDim: 4096,
+  maxBatch: 16,
+  maxBodyBytes: 8192,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  logLevel: "info",
+} as const satisfies Omit<AggregatorConfig, "dataDir" | "allowedKeys">;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** An unset or blank variable means "use the default" (compose files write `FOO=${FOO:-}`). */
+function raw(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new ConfigError(name, `must be an integer in [${min}, ${max}], got "${v}"`);
+  }
+  return Number(v);
+}
+
+function fraction(env: Env, name: string, fallback: number): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(v) || n < 0 || n > 1) throw new ConfigError(name, `must be a number in [0, 1], got "${v}"`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, options: readonly T[], fallback: T): T {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  const found = options.find((o) => o === v.toLowerCase());
+  if (!found) throw new ConfigError(name, `must be one of ${options.join(", ")}, got "${v}"`);
+  return found;
+}
+
+/** Checks one compressed secp256k1 key; returns it lowercased. `where` names the variable (and line). */
+function publicKey(text: string, variable: string, where: string): string {
+  const key = text.toLowerCase();
+  let valid = isLowerHex(key, 33) && (key.startsWith("02") || key.startsWith("03"));
+  if (valid) {
+    try {
+      secp256k1.Point.fromBytes(hexToBytes(key));
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) throw new ConfigError(variable, `${where}"${text.slice(0, 80)}" is not a compressed secp256k1 public key (66 hex, 02/03 prefix)`);
+  return key;
+}
+
+/**
+ * ALLOWED_KEYS (comma list) and ALLOWED_KEYS_FILE (one key per line, # comments) together.
+ * Neither set → null (dev mode). A file that is set but lists no key is an empty allow
+ * list that refuses everyone: an operator who points at a file meant to restrict.
+ */
+function allowedKeys(env: Env, readFile: (path: string) => string): ReadonlySet<string> | null {
+  const list = raw(env, "ALLOWED_KEYS");
+  const file = raw(env, "ALLOWED_KEYS_FILE");
+  if (list === undefined && file === undefined) return null;
+  const keys = new Set<string>();
+  if (list !== undefined) {
+    const items = list.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (items.length === 0) throw new ConfigError("ALLOWED_KEYS", "lists no key");
+    for (const item of items) keys.add(publicKey(item, "ALLOWED_KEYS", ""));
+  }
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFile(file);
+    } catch (e) {
+      throw new ConfigError("ALLOWED_KEYS_FILE", `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    text.split(/\r?\n/).forEach((line, i) => {
+      const item = line.replace(/#.*/, "").trim();
+      if (item !== "") keys.add(publicKey(item, "ALLOWED_KEYS_FILE", `line ${i + 1}: `));
+    });
+  }
+  return keys;
+}
+
+/**
+ * Reads the whole configuration from `env`. Throws ConfigError for the first bad value.
+ * `readFile` is injectable for tests of ALLOWED_KEYS_FILE errors.
+ */
+export function configFromEnv(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): AggregatorConfig {
+  const host = raw(env, "AGGREGATOR_HOST") ?? DEFAULTS.host;
+  if (/\s/.test(host)) throw new ConfigError("AGGREGATOR_HOST", `must be a host name or address, got "${host}"`);
+  const headersTimeoutMs = integer(env, "HEADERS_TIMEOUT_MS", DEFAULTS.headersTimeoutMs, 100, 600_000);
+  const requestTimeoutMs = integer(env, "REQUEST_TIMEOUT_MS", DEFAULTS.requestTimeoutMs, 100, 600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError("HEADERS_TIMEOUT_MS", `must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs}), got ${headersTimeoutMs}`);
+  }
+  return {
+    host,
+    port: integer(env, "AGGREGATOR_PORT", DEFAULTS.port, 0, 65535),
+    dataDir: resolve(raw(env, "DATA_DIR") ?? DEFAULT_DATA_DIR),
+    epochSeconds: integer(env, "EPOCH_SECONDS", DEFAULTS.epochSeconds, 1, 86_400),
+    allowedKeys: allowedKeys(env, readFile),
+    auditRate: fraction(env, "AUDIT_RATE", DEFAULTS.auditRate),
+    auditThreads: integer(env, "AUDIT_THREADS", DEFAULTS.auditThreads, 0, 64),
+    auditQueueMax: integer(env, "AUDIT_QUEUE_MAX", DEFAULTS.auditQueueMax, 1, 1_000_000),
+    quarantineSeconds: integer(env, "QUARANTINE_SECONDS", DEFAULTS.quarantineSeconds, 0, 365 * 86_400),
+    maxDim: integer(env, "MAX_DIM", DEFAULTS.maxDim, 1, PROTOCOL_MAX_DIM),
+    maxBatch: integer(env, "MAX_BATCH", DEFAULTS.maxBatch, 1, PROTOCOL_MAX_BATCH),
+    // Below the protocol's receipt limit a valid receipt could be refused; above 1 MiB is never useful.
+    maxBodyBytes: integer(env, "MAX_BODY_BYTES", DEFAULTS.maxBodyBytes, MAX_RECEIPT_BYTES, 1 << 20),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integer(env, "KEEP_ALIVE_TIMEOUT_MS", DEFAULTS.keepAliveTimeoutMs, 100, 600_000),
+    logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, DEFAULTS.logLevel),
+  };
+}
+
+/** What the start-up log line shows: everything but the allow list itself (only its size). */
+export function configSummary(c: AggregatorConfig): Record<string, string | number | boolean> {
+  return {
+    host: c.host, port: c.port, dataDir: c.dataDir, epochSeconds: c.epochSeconds,
+    allowedKeys: c.allowedKeys === null ? "any (dev mode)" : c.allowedKeys.size,
+    auditRate: c.auditRate, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds,
+    maxDim: c.maxDim, maxBatch: c.maxBatch, maxBodyBytes: c.maxBodyBytes,
+    headersTimeoutMs: c.headersTimeoutMs, requestTimeoutMs: c.requestTimeoutMs, keepAliveTimeoutMs: c.keepAliveTimeoutMs, logLevel: c.logLevel,
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * HTTP routes of the aggregator (node:http, no framework):
+ *
+ *   GET  /challenge   200 {epoch_id, prev_hash_hex, expires_at}
+ *   POST /verify      200 {accepted: true, audited, seq, epoch_id, nonce} | 4xx/5xx {error: {code, message, field?}}
+ *   GET  /metrics     Prometheus text (OpenMetrics when asked for)
+ *   GET  /healthz     200 {status: "ok", …} | 503 {status: "failing", …} when the ledger cannot be written
+ *
+ * Hostile input is answered with a 4xx and costs bounded memory: bodies are streamed and
+ * refused past MAX_BODY_BYTES (413, connection closed so the rest is never read); the
+ * header/request/keep-alive timeouts are set on the server (aggregator.ts).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import type { EpochSchedule } from "./epochs";
+import { AggregatorErrorCode as A, VerifyRejection } from "./errors";
+import type { AggregatorMetricsRegistry } from "./metrics";
+import type { VerifyOutcome, VerifyPipeline } from "./verify";
+
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly [field: string]: unknown;
+}
+
+export interface HttpDeps {
+  readonly pipeline: VerifyPipeline;
+  readonly epochs: EpochSchedule;
+  readonly metrics: AggregatorMetricsRegistry;
+  readonly log: Logger;
+  readonly clock: () => number;
+  readonly maxBodyBytes: number;
+  readonly health: () => HealthReport;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** Seconds a client should wait before retrying a 503. */
+const RETRY_AFTER_SECONDS: Partial<Record<string, string>> = { [A.OVERLOADED]: "1", [A.UNAVAILABLE]: "5" };
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(text)),
+    "cache-control": "no-store",
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Whether the request announced a body that has not been read to its end. */
+function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+}
+
+/**
+ * Answers a refusal. When the request body was not read (yet), the connection is closed after
+ * the answer instead of reading (possibly endless) bytes nobody needs.
+ */
+function sendRejection(req: IncomingMessage, res: ServerResponse, rejection: VerifyRejection, headers: Record<string, string> = {}): void {
+  const retryAfter = RETRY_AFTER_SECONDS[rejection.code];
+  sendJson(res, rejection.status, rejection.toBody(), {
+    ...(retryAfter ? { "retry-after": retryAfter } : {}),
+    ...(bodyPending(req) ? { connection: "close" } : {}),
+    ...headers,
+  });
+}
+
+type BodyResult = { readonly kind: "body"; readonly bytes: Buffer } | { readonly kind: "too_large" } | { readonly kind: "aborted" };
+
+/** Reads at most `limit` bytes; stops reading (pauses the socket) as soon as the body is known to be larger. */
+function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limit) return Promise.resolve({ kind: "too_large" });
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (result: BodyResult): void => {
+      if (settled) return;
+      settled = true;
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("close", onClose);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.pause();
+        settle({ kind: "too_large" });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => settle({ kind: "body", bytes: Buffer.concat(chunks, size) });
+    const onClose = (): void => settle({ kind: "aborted" });
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("close", onClose);
+  });
+}
+
+/** `application/json`, with no charset or charset=utf-8; and no Content-Encoding (we do not inflate). */
+function mediaTypeProblem(req: IncomingMessage): string | null {
+  const contentType = req.headers["content-type"];
+  if (contentType === undefined) return "Content-Type must be application/json";
+  const [type, ...params] = contentType.split(";").map((p) => p.trim().toLowerCase());
+  if (type !== "application/json") return `Content-Type must be application/json, got ${JSON.stringify(contentType.slice(0, 100))}`;
+  for (const param of params) {
+    const [name, value] = param.split("=").map((p) => p.trim());
+    if (name === "charset" && value?.replace(/^"|"$/g, "") !== "utf-8") return "the only charset accepted is utf-8";
+  }
+  const encoding = req.headers["content-encoding"]?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== "" && encoding !== "identity") return `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted; send the JSON as is`;
+  return null;
+}
+
+export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { pipeline, epochs, metrics, log, clock } = deps;
+
+  const verify: Handler = async (req, res) => {
+    const problem = mediaTypeProblem(req);
+    if (problem) return refuseBeforePipeline(req, res, new VerifyRejection(A.UNSUPPORTED_MEDIA_TYPE, problem));
+    const body = await readBody(req, deps.maxBodyBytes);
+    if (body.kind === "aborted") {
+      log.debug({ event: "verify_aborted", remote: req.socket.remoteAddress }, "client went away before the body was complete");
+      return;
+    }
+    if (body.kind === "too_large") {
+      return refuseBeforePipeline(req, res, new VerifyRejection(A.BODY_TOO_LARGE, `the body exceeds ${deps.maxBodyBytes} bytes`));
+    }
+    const outcome = await pipeline.verify(body.bytes);
+    if (outcome.kind === "accepted") {
+      const { receipt, audited, seq } = outcome;
+      sendJson(res, 200, { accepted: true, audited, seq, epoch_id: receipt.epoch_id, nonce: receipt.nonce });
+    } else {
+      sendRejection(req, res, outcome.rejection);
+    }
+    logVerify(req, outcome);
+  };
+
+  function refuseBeforePipeline(req: IncomingMessage, res: ServerResponse, rejection: VerifyRejection): void {
+    metrics.rejected(rejection.code);
+    sendRejection(req, res, rejection);
+    log.info({ event: "verify", outcome: "rejected", status: rejection.status, code: rejection.code, remote: req.socket.remoteAddress }, rejection.message);
+  }
+
+  /** One JSON line per receipt: outcome, code and who sent what (public fields only). */
+  function logVerify(req: IncomingMessage, outcome: VerifyOutcome): void {
+    const r = outcome.receipt;
+    const fields = {
+      event: "verify",
+      outcome: outcome.kind,
+      status: outcome.kind === "accepted" ? 200 : outcome.rejection.status,
+      code: outcome.kind === "accepted" ? "OK" : outcome.rejection.code,
+      audited: outcome.audited,
+      ms: Math.round(outcome.durationMs * 1000) / 1000,
+      remote: req.socket.remoteAddress,
+      ...(r ? { pubkey: r.pubkey_hex, device_did: r.device_did, epoch_id: r.epoch_id, nonce: r.nonce, sizes: r.sizes } : {}),
+      ...(outcome.kind === "accepted" ? { seq: outcome.seq } : {}),
+    };
+    if (outcome.kind === "accepted") log.info(fields, "receipt accepted");
+    else if (outcome.rejection.status >= 500) log.error({ ...fields, err: outcome.cause }, outcome.rejection.message);
+    else if (outcome.rejection.code === A.WORK_ROOT_MISMATCH) log.warn(fields, outcome.rejection.message);
+    else log.info(fields, outcome.rejection.message);
+  }
+
+  const routes: Record<string, Partial<Record<string, Handler>>> = {
+    "/challenge": {
+      GET: async (_req, res) => sendJson(res, 200, epochs.challengeAt(clock())),
+    },
+    "/verify": { POST: verify },
+    "/metrics": {
+      GET: async (req, res) => {
+        const { body, contentType } = await metrics.render(req.headers.accept);
+        res.writeHead(200, { "content-type": contentType, "content-length": String(Buffer.byteLength(body)), "cache-control": "no-store" });
+        res.end(body);
+      },
+    },
+    "/healthz": {
+      GET: async (_req, res) => {
+        const { ok, ...report } = deps.health();
+        sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "failing", ...report });
+      },
+    },
+  };
+
+  return (req, res) => {
+    // A client that vanishes mid-request must not crash the process through an unhandled 'error'.
+    req.on("error", () => {});
+    res.on("error", () => {});
+    const path = (req.url ?? "/").split("?", 1)[0]!;
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (!route) return sendRejection(req, res, new VerifyRejection(A.NOT_FOUND, `no route ${JSON.stringify(path.slice(0, 100))}; try /challenge, /verify, /metrics or /healthz`));
+    const method = req.method === "HEAD" ? "GET" : (req.method ?? "");
+    const handler = route[method];
+    if (!handler) {
+      const allow = Object.keys(route).flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])).join(", ");
+      return sendRejection(req, res, new VerifyRejection(A.METHOD_NOT_ALLOWED, `${path} accepts ${allow}`), { allow });
+    }
+    handler(req, res).catch((e: unknown) => {
+      log.error({ event: "http_error", path, err: e }, "request handler failed");
+      if (!res.headersSent) sendJson(res, 500, new VerifyRejection(A.INTERNAL_ERROR, "internal error").toBody());
+      else res.destroy();
+    });
+  };
+}

@@ -1,0 +1,23 @@
+/** @tops/aggregator: the receipt-verifying HTTP service (README.md documents endpoints, env and codes). */
+export { startAggregator } from "./aggregator";
+export type { RunningAggregator, StartOptions } from "./aggregator";
+export { configFromEnv, configSummary, ConfigError, DEFAULTS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, LOG_LEVELS } from "./config";
+export type { AggregatorConfig, Env, LogLevel } from "./config";
+export { AggregatorErrorCode, ReceiptErrorCode, ERROR_STATUS, errorClassOf, isVerifyErrorCode, VerifyRejection } from "./errors";
+export type { VerifyErrorCode, ErrorClass } from "./errors";
+export { EpochSchedule, loadOrCreateEpochSecret, EPOCH_SECRET_FILE } from "./epochs";
+export type { Challenge, EpochSecret, FreshnessProblem } from "./epochs";
+export { createReferenceAuditor, engineAuditor, referenceAuditWorkRoot, AuditorBusyError } from "./auditor";
+export type { Auditor, AuditAttempt, AttemptEngine } from "./auditor";
+export { ThreadPoolAuditor } from "./audit-pool";
+export { NodeSignatureVerifier, digestPreimage, publicKeyObject, signatureScalarProblem, SECP256K1_N } from "./signature";
+export { Ledger, LEDGER_FILE, ledgerLine } from "./ledger";
+export type { LedgerEntry, StoredReceiptKey } from "./ledger";
+export { Quarantine, QUARANTINE_FILE } from "./quarantine";
+export type { QuarantineRecord, QuarantineEvidence } from "./quarantine";
+export { ReplayGuard } from "./replay";
+export type { ReplayRule } from "./replay";
+export { JsonLinesFile, CorruptFileError } from "./jsonl";
+export type { LoadReport } from "./jsonl";
+export { ACCEPTED_CODE } from "./metrics";
+export { randomAuditChoice } from "./verify";

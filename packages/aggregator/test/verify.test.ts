@@ -1,0 +1,388 @@
+/** POST /verify over real HTTP: honest receipts land in the ledger, every forgery is refused with its code. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import {
+  bytesToHex, hexToBytes, receiptDigest, ReceiptErrorCode, serializeReceipt, signReceipt, type Receipt,
+} from "@tops/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AggregatorErrorCode, AuditorBusyError, ERROR_STATUS, LEDGER_FILE, QUARANTINE_FILE, referenceAuditWorkRoot, SECP256K1_N, type Auditor } from "../src/index";
+import {
+  codeOf, getChallenge, honestBody, honestReceipt, LogCapture, newKey, postVerify, SMALL, startTestAggregator, type TestAggregator,
+} from "./support";
+
+const closers: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+async function started(...args: Parameters<typeof startTestAggregator>): Promise<TestAggregator> {
+  const agg = await startTestAggregator(...args);
+  closers.push(agg.close);
+  return agg;
+}
+
+function ledgerLines(dataDir: string): { seq: number; audited: boolean; receipt: Receipt }[] {
+  return readFileSync(join(dataDir, LEDGER_FILE), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { seq: number; audited: boolean; receipt: Receipt });
+}
+
+/** A validly signed receipt whose signature verifies under a second key, recovered with the other recovery bit. */
+function twinOf(r: Receipt): Receipt {
+  const sig = secp256k1.Signature.fromBytes(hexToBytes(r.sig_hex), "compact");
+  const digest = receiptDigest(r);
+  for (const bit of [0, 1]) {
+    const candidate = bytesToHex(sig.addRecoveryBit(bit).recoverPublicKey(digest).toBytes(true));
+    if (candidate !== r.pubkey_hex) return { ...r, pubkey_hex: candidate };
+  }
+  throw new Error("no twin key");
+}
+
+describe("accepting honest receipts", () => {
+  const key = newKey();
+  let agg: TestAggregator;
+  beforeAll(async () => {
+    agg = await started({ ALLOWED_KEYS: key.pubkeyHex, AUDIT_RATE: "1" });
+  });
+
+  it("accepts a correctly signed receipt with the right work_root (16³, audited) and stores it", async () => {
+    const ch = await getChallenge(agg.url);
+    const r = honestReceipt(key, ch, 1);
+    const a = await postVerify(agg.url, r);
+    expect(a.status).toBe(200);
+    expect(a.body).toEqual({ accepted: true, audited: true, seq: 1, epoch_id: ch.epoch_id, nonce: 1 });
+    const lines = ledgerLines(agg.dataDir);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.seq).toBe(1);
+    expect(lines[0]!.audited).toBe(true);
+    expect(serializeReceipt(lines[0]!.receipt)).toBe(serializeReceipt(r));
+  });
+
+  it("accepts 32³ and batch 2 as well", async () => {
+    const ch = await getChallenge(agg.url);
+    expect((await postVerify(agg.url, honestReceipt(key, ch, 2, { m: 32, n: 32, k: 32, batch: 1 }))).status).toBe(200);
+    expect((await postVerify(agg.url, honestReceipt(key, ch, 3, { m: 8, n: 24, k: 40, batch: 2 }))).status).toBe(200);
+    expect(ledgerLines(agg.dataDir).map((l) => l.receipt.nonce)).toEqual([1, 2, 3]);
+  });
+
+  it("accepts `application/json; charset=utf-8`", async () => {
+    const ch = await getChallenge(agg.url);
+    expect((await postVerify(agg.url, honestReceipt(key, ch, 4), "application/json; charset=UTF-8")).status).toBe(200);
+  });
+
+  it("accepts the previous epoch's challenge, not the one before", async () => {
+    const ch = await getChallenge(agg.url);
+    agg.clock.advance(60_000);
+    expect((await getChallenge(agg.url)).epoch_id).toBe(ch.epoch_id + 1);
+    expect(codeOf(await postVerify(agg.url, honestReceipt(key, ch, 10)))).toBe("OK");
+    agg.clock.advance(60_000);
+    const stale = await postVerify(agg.url, honestReceipt(key, ch, 11));
+    expect(stale.status).toBe(422);
+    expect(codeOf(stale)).toBe("STALE_EPOCH");
+    expect(stale.body.error?.field).toBe("epoch_id");
+  });
+
+  it("serves the challenge with expires_at at the end of the epoch", async () => {
+    const ch = await getChallenge(agg.url);
+    expect(ch.expires_at).toBe((ch.epoch_id + 1) * 60_000);
+    expect(ch.expires_at).toBeGreaterThan(agg.clock.now);
+    expect(ch.prev_hash_hex).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("refusing forgeries", () => {
+  const key = newKey();
+  let agg: TestAggregator;
+  let nonce = 100;
+  beforeAll(async () => {
+    agg = await started({ ALLOWED_KEYS: key.pubkeyHex, AUDIT_RATE: "1", MAX_DIM: "64", MAX_BATCH: "2" });
+  });
+  const fresh = async (): Promise<Receipt> => honestReceipt(key, await getChallenge(agg.url), nonce++);
+
+  it("a tampered field (signature no longer matches) → 401 BAD_SIGNATURE", async () => {
+    const a = await postVerify(agg.url, { ...(await fresh()), driver_hint: "forged" });
+    expect([a.status, codeOf(a), a.body.error?.field]).toEqual([401, "BAD_SIGNATURE", "sig_hex"]);
+  });
+
+  it("a corrupted signature → 401 BAD_SIGNATURE", async () => {
+    const r = await fresh();
+    const sig = hexToBytes(r.sig_hex);
+    sig[40]! ^= 0x01;
+    const a = await postVerify(agg.url, { ...r, sig_hex: bytesToHex(sig) });
+    expect([a.status, codeOf(a)]).toEqual([401, "BAD_SIGNATURE"]);
+  });
+
+  it("the high-S twin of a valid signature → 401 BAD_SIGNATURE", async () => {
+    const r = await fresh();
+    const s = BigInt(`0x${r.sig_hex.slice(64)}`);
+    const highS = r.sig_hex.slice(0, 64) + (SECP256K1_N - s).toString(16).padStart(64, "0");
+    const a = await postVerify(agg.url, { ...r, sig_hex: highS });
+    expect([a.status, codeOf(a)]).toEqual([401, "BAD_SIGNATURE"]);
+    expect(a.body.error?.message).toMatch(/high S/);
+  });
+
+  it("an unknown key → 403 KEY_NOT_ALLOWED", async () => {
+    const a = await postVerify(agg.url, honestReceipt(newKey(), await getChallenge(agg.url), 1));
+    expect([a.status, codeOf(a), a.body.error?.field]).toEqual([403, "KEY_NOT_ALLOWED", "pubkey_hex"]);
+  });
+
+  it("a replay (same receipt, then same nonce re-signed) → 409 REPLAY", async () => {
+    const r = await fresh();
+    expect((await postVerify(agg.url, r)).status).toBe(200);
+    const again = await postVerify(agg.url, r);
+    expect([again.status, codeOf(again)]).toEqual([409, "REPLAY"]);
+    const resigned = signReceipt({ ...r, time_ms: r.time_ms + 1 }, key.sk);
+    const a = await postVerify(agg.url, resigned);
+    expect([a.status, codeOf(a), a.body.error?.field]).toEqual([409, "REPLAY", "nonce"]);
+  });
+
+  it("a future or stale epoch → 422 STALE_EPOCH; a wrong prev_hash → 422 PREV_HASH_MISMATCH", async () => {
+    const ch = await getChallenge(agg.url);
+    const future = signReceipt({ ...honestBody(ch, nonce++), epoch_id: ch.epoch_id + 1 }, key.sk);
+    expect(codeOf(await postVerify(agg.url, future))).toBe("STALE_EPOCH");
+    const old = signReceipt({ ...honestBody(ch, nonce++), epoch_id: ch.epoch_id - 5 }, key.sk);
+    expect(codeOf(await postVerify(agg.url, old))).toBe("STALE_EPOCH");
+    const wrongHash = honestReceipt(key, { ...ch, prev_hash_hex: "ab".repeat(32) }, nonce++);
+    const a = await postVerify(agg.url, wrongHash);
+    expect([a.status, codeOf(a), a.body.error?.field]).toEqual([422, "PREV_HASH_MISMATCH", "prev_hash_hex"]);
+  });
+
+  it("sizes over this aggregator's bounds → 422 SIZES_NOT_ACCEPTED (before any audit work)", async () => {
+    const ch = await getChallenge(agg.url);
+    const big = signReceipt({ ...honestBody(ch, nonce++), sizes: { m: 16, n: 65, k: 16, batch: 1 } }, key.sk);
+    const a = await postVerify(agg.url, big);
+    expect([a.status, codeOf(a), a.body.error?.field]).toEqual([422, "SIZES_NOT_ACCEPTED", "sizes.n"]);
+    const batch = signReceipt({ ...honestBody(ch, nonce++), sizes: { ...SMALL, batch: 3 } }, key.sk);
+    expect(codeOf(await postVerify(agg.url, batch))).toBe("SIZES_NOT_ACCEPTED");
+  });
+
+  it("a forged work_root is caught by the audit (422 WORK_ROOT_MISMATCH), then the key is quarantined (403 KEY_QUARANTINED) until QUARANTINE_SECONDS pass", async () => {
+    const ch = await getChallenge(agg.url);
+    const forged = signReceipt({ ...honestBody(ch, nonce++), work_root_hex: "00".repeat(32) }, key.sk);
+    const a = await postVerify(agg.url, forged);
+    expect([a.status, codeOf(a), a.body.error?.field]).toEqual([422, "WORK_ROOT_MISMATCH", "work_root_hex"]);
+    const next = await postVerify(agg.url, await fresh());
+    expect([next.status, codeOf(next)]).toEqual([403, "KEY_QUARANTINED"]);
+    const record = JSON.parse(readFileSync(join(agg.dataDir, QUARANTINE_FILE), "utf8").trim()) as { pubkey_hex: string; reason: string; until: number };
+    expect(record).toMatchObject({ pubkey_hex: key.pubkeyHex, reason: "WORK_ROOT_MISMATCH", until: agg.clock.now + 3600_000 });
+    agg.clock.advance(3600_000);
+    expect(codeOf(await postVerify(agg.url, await fresh()))).toBe("OK");
+    expect(ledgerLines(agg.dataDir).some((l) => l.receipt.work_root_hex === "00".repeat(32))).toBe(false);
+  });
+
+  it("counts every outcome by code on /metrics, and audits by result", async () => {
+    const text = await (await fetch(`${agg.url}/metrics`)).text();
+    expect(text).toMatch(/tops_aggregator_receipts_total\{outcome="accepted",code="OK"\} [1-9]/);
+    expect(text).toMatch(/tops_aggregator_receipts_total\{outcome="rejected",code="REPLAY"\} 2/);
+    expect(text).toMatch(/tops_aggregator_receipts_total\{outcome="rejected",code="KEY_NOT_ALLOWED"\} 1/);
+    expect(text).toMatch(/tops_aggregator_audits_total\{result="mismatch"\} 1/);
+    expect(text).toMatch(/tops_aggregator_audits_total\{result="match"\} [1-9]/);
+    expect(text).toMatch(/tops_aggregator_verify_duration_ms_count [1-9]/);
+  });
+});
+
+describe("signature replay under the recovered twin key (dev mode: any key)", () => {
+  const key = newKey();
+  it("the twin verifies on its own, and whichever comes second is refused as REPLAY", async () => {
+    const a = await started({ AUDIT_RATE: "1" });
+    const r = honestReceipt(key, await getChallenge(a.url), 7);
+    const twin = twinOf(r);
+    expect(twin.pubkey_hex).not.toBe(r.pubkey_hex);
+    // On its own the twin receipt is valid: signature verifies under the recovered key, work_root is right.
+    expect(codeOf(await postVerify(a.url, twin))).toBe("OK");
+    const second = await postVerify(a.url, r);
+    expect([second.status, codeOf(second), second.body.error?.field]).toEqual([409, "REPLAY", "sig_hex"]);
+
+    const b = await started({ AUDIT_RATE: "1" });
+    const r2 = honestReceipt(key, await getChallenge(b.url), 8);
+    expect(codeOf(await postVerify(b.url, r2))).toBe("OK");
+    expect(codeOf(await postVerify(b.url, twinOf(r2)))).toBe("REPLAY");
+  });
+});
+
+describe("every protocol parse error is a 400 with its code", () => {
+  const key = newKey();
+  let agg: TestAggregator;
+  let base: Record<string, unknown>;
+  let json: string;
+  beforeAll(async () => {
+    agg = await started({ AUDIT_RATE: "0" });
+    const r = honestReceipt(key, await getChallenge(agg.url), 1);
+    json = serializeReceipt(r);
+    base = JSON.parse(json) as Record<string, unknown>;
+  });
+  const patched = (patch: Record<string, unknown>): string => JSON.stringify({ ...base, ...patch });
+  const cases: Record<Exclude<ReceiptErrorCode, "BAD_SIGNATURE">, () => string> = {
+    RECEIPT_TOO_LARGE: () => json + " ".repeat(5000),
+    INVALID_JSON: () => json.slice(0, -1),
+    NOT_AN_OBJECT: () => "[1,2,3]",
+    DUPLICATE_FIELD: () => `{"nonce":1,${json.slice(1)}`,
+    NOT_AN_INTEGER: () => json.replace(/"nonce":(\d+)/, '"nonce":$1.0'),
+    UNKNOWN_VERSION: () => patched({ protocol_version: 2 }),
+    UNKNOWN_FIELD: () => patched({ extra: true }),
+    MISSING_FIELD: () => JSON.stringify({ ...base, nonce: undefined }),
+    WRONG_TYPE: () => patched({ nonce: "1" }),
+    INTEGER_OUT_OF_RANGE: () => patched({ time_ms: -1 }),
+    BAD_HEX: () => patched({ prev_hash_hex: (base.prev_hash_hex as string).toUpperCase() }),
+    BAD_STRING: () => patched({ device_did: "" }),
+    SIZES_OUT_OF_BOUNDS: () => patched({ sizes: { m: 0, n: 16, k: 16, batch: 1 } }),
+    BAD_PUBKEY: () => patched({ pubkey_hex: `02${"ff".repeat(32)}` }),
+  };
+
+  it("covers every ReceiptErrorCode", () => {
+    expect(new Set([...Object.keys(cases), "BAD_SIGNATURE"])).toEqual(new Set(Object.values(ReceiptErrorCode)));
+  });
+
+  for (const [code, body] of Object.entries(cases)) {
+    it(code, async () => {
+      const a = await postVerify(agg.url, body());
+      expect([a.status, codeOf(a)]).toEqual([400, code]);
+      expect(a.body.error?.message).toBeTruthy();
+    });
+  }
+
+  it("invalid UTF-8 → 400 INVALID_JSON", async () => {
+    const bytes = new TextEncoder().encode(json.replace("did:test", "did:t\u00e9st"));
+    const at = bytes.indexOf(0xc3);
+    bytes[at] = 0xff;
+    expect(codeOf(await postVerify(agg.url, bytes))).toBe("INVALID_JSON");
+  });
+});
+
+describe("HTTP surface", () => {
+  let agg: TestAggregator;
+  const logs = new LogCapture();
+  beforeAll(async () => {
+    agg = await started({ MAX_BODY_BYTES: "8192" }, { logger: logs.logger });
+  });
+
+  it("415 for a wrong or missing content type, or a content encoding", async () => {
+    for (const ct of ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", "application/jsonx"]) {
+      const a = await postVerify(agg.url, "{}", ct);
+      expect([a.status, codeOf(a)]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE"]);
+    }
+    const none = await fetch(`${agg.url}/verify`, { method: "POST", body: new Uint8Array([123, 125]) });
+    expect(none.status).toBe(415);
+    const gz = await fetch(`${agg.url}/verify`, { method: "POST", headers: { "content-type": "application/json", "content-encoding": "gzip" }, body: "{}" });
+    expect(gz.status).toBe(415);
+  });
+
+  it("413 for a body over MAX_BODY_BYTES, declared or streamed", async () => {
+    const a = await postVerify(agg.url, "x".repeat(8193));
+    expect([a.status, codeOf(a)]).toEqual([413, "BODY_TOO_LARGE"]);
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 20; i++) c.enqueue(new Uint8Array(1024).fill(32));
+        c.close();
+      },
+    });
+    const res = await fetch(`${agg.url}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
+    expect(res.status).toBe(413);
+  });
+
+  it("404 for unknown paths, 405 (with Allow) for wrong methods", async () => {
+    const nf = await fetch(`${agg.url}/nope`);
+    expect(nf.status).toBe(404);
+    expect(((await nf.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
+    const get = await fetch(`${agg.url}/verify`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get("allow")).toBe("POST");
+    const post = await fetch(`${agg.url}/challenge`, { method: "POST", body: "{}" });
+    expect(post.status).toBe(405);
+    expect(post.headers.get("allow")).toBe("GET, HEAD");
+    expect((await fetch(`${agg.url}/challenge?x=1`)).status).toBe(200);
+    expect((await fetch(`${agg.url}/healthz`, { method: "HEAD" })).status).toBe(200);
+  });
+
+  it("/healthz answers 200 JSON", async () => {
+    const res = await fetch(`${agg.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "ok", allowed_keys: "any", ledger_entries: 0 });
+  });
+
+  it("logs one JSON line per verify and warns once about dev mode; the epoch secret never appears", async () => {
+    const before = logs.lines.filter((l) => l.event === "verify").length;
+    await postVerify(agg.url, "{}");
+    await postVerify(agg.url, "{}", "text/plain");
+    expect(logs.lines.filter((l) => l.event === "verify").length).toBe(before + 2);
+    expect(logs.lines.filter((l) => l.event === "dev_mode")).toHaveLength(1);
+    expect(logs.lines.find((l) => l.event === "dev_mode")?.level).toBe(40);
+    const secret = readFileSync(join(agg.dataDir, "epoch-secret"), "utf8").trim();
+    expect(logs.raw.join("\n")).not.toContain(secret);
+  });
+});
+
+describe("concurrency", () => {
+  it("of 25 concurrent copies of one receipt exactly one is accepted; 40 distinct ones all land intact", async () => {
+    const key = newKey();
+    const agg = await started({ AUDIT_RATE: "1" });
+    const ch = await getChallenge(agg.url);
+    const r = honestReceipt(key, ch, 1);
+    const answers = await Promise.all(Array.from({ length: 25 }, () => postVerify(agg.url, r)));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    expect(answers.filter((a) => codeOf(a) === "REPLAY")).toHaveLength(24);
+
+    const many = Array.from({ length: 40 }, (_, i) => honestReceipt(key, ch, 100 + i));
+    const results = await Promise.all(many.map((m) => postVerify(agg.url, m)));
+    expect(results.every((a) => a.status === 200)).toBe(true);
+    const lines = ledgerLines(agg.dataDir);
+    expect(lines).toHaveLength(41);
+    expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+    expect(new Set(lines.map((l) => l.receipt.nonce)).size).toBe(41);
+  });
+});
+
+describe("sampled audits", () => {
+  it("AUDIT_RATE=0 audits nothing: a forged work_root is accepted, marked audited: false", async () => {
+    const key = newKey();
+    const agg = await started({ AUDIT_RATE: "0" });
+    const forged = signReceipt({ ...honestBody(await getChallenge(agg.url), 1), work_root_hex: "11".repeat(32) }, key.sk);
+    const a = await postVerify(agg.url, forged);
+    expect(a.body).toMatchObject({ accepted: true, audited: false });
+  });
+
+  it("the worker-thread auditor gives the same verdicts", async () => {
+    const key = newKey();
+    const agg = await started({ AUDIT_RATE: "1", AUDIT_THREADS: "2" });
+    const ch = await getChallenge(agg.url);
+    const [ok, bad] = await Promise.all([
+      postVerify(agg.url, honestReceipt(key, ch, 1, { m: 32, n: 32, k: 32, batch: 1 })),
+      postVerify(agg.url, signReceipt({ ...honestBody(ch, 2), work_root_hex: "22".repeat(32) }, newKey().sk)),
+    ]);
+    expect(codeOf(ok)).toBe("OK");
+    expect(ok.body.audited).toBe(true);
+    expect(codeOf(bad)).toBe("WORK_ROOT_MISMATCH");
+  });
+});
+
+describe("the aggregator's own trouble is a retryable 503, and costs the receipt nothing", () => {
+  it("an auditor that fails or is full answers 503 (UNAVAILABLE / OVERLOADED with Retry-After); the same receipt is accepted later", async () => {
+    const failures: Error[] = [new Error("GPU lost"), new AuditorBusyError("9 audits are already waiting")];
+    const flaky: Auditor = {
+      name: "flaky",
+      workRoot: async (attempt) => {
+        const failure = failures.shift();
+        if (failure) throw failure;
+        return referenceAuditWorkRoot(attempt);
+      },
+      close: async () => {},
+    };
+    const key = newKey();
+    const agg = await started({ AUDIT_RATE: "1" }, { auditor: flaky });
+    const r = honestReceipt(key, await getChallenge(agg.url), 1);
+    const first = await postVerify(agg.url, r);
+    expect([first.status, codeOf(first), first.headers.get("retry-after")]).toEqual([503, "UNAVAILABLE", "5"]);
+    const second = await postVerify(agg.url, r);
+    expect([second.status, codeOf(second), second.headers.get("retry-after")]).toEqual([503, "OVERLOADED", "1"]);
+    expect(codeOf(await postVerify(agg.url, r))).toBe("OK");
+    const text = await (await fetch(`${agg.url}/metrics`)).text();
+    expect(text).toMatch(/tops_aggregator_audits_total\{result="error"\} 1/);
+  });
+});
+
+describe("error codes", () => {
+  it("every aggregator code has a status, 5xx only for the aggregator's own trouble", () => {
+    for (const code of Object.values(AggregatorErrorCode)) expect(ERROR_STATUS[code]).toBeGreaterThanOrEqual(400);
+    const fiveHundreds = Object.entries(ERROR_STATUS).filter(([, s]) => s >= 500).map(([c]) => c).sort();
+    expect(fiveHundreds).toEqual(["INTERNAL_ERROR", "OVERLOADED", "UNAVAILABLE"]);
+  });
+});
