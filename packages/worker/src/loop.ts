@@ -17,7 +17,8 @@ import type { Spool } from "./spool";
 export interface AttemptEngine {
   readonly driverHint: string;
   readonly kernelVer: string;
-  runAttempt(input: { seed: Uint8Array; sizes: Sizes }): Promise<{ workRoot: Uint8Array; wallMs: number }>;
+  /** `variant` names the kernel that ran; `exploring` marks a run timing a candidate kernel (its time says nothing about the sizes). */
+  runAttempt(input: { seed: Uint8Array; sizes: Sizes }): Promise<{ workRoot: Uint8Array; wallMs: number; variant: string; exploring?: boolean }>;
 }
 
 /** Chooses each attempt's sizes and learns from how long they took (the autotuner). */
@@ -57,6 +58,11 @@ export interface WorkerLoopDeps {
   readonly rateLimiter: RateLimiter;
   readonly metrics: LoopMetrics;
   readonly onEvent?: (e: LoopEvent) => void;
+}
+
+/** The receipt's kernel_ver: the engine's kernel family and the variant that ran, e.g. "webgpu-int8/1 dot4-16x16r4x4k4". */
+export function kernelVersion(family: string, variant: string): string {
+  return variant && !family.includes(variant) ? `${family} ${variant}`.slice(0, 256) : family;
 }
 
 export interface LoopSummary {
@@ -137,10 +143,10 @@ export class WorkerLoop {
     const nonce = this.nextNonce();
     const sizes = this.deps.sizes.next();
     const seed = deriveSeed({ prevHash: hexToBytes(challenge.prevHashHex), deviceDid: this.deps.deviceDid, nonce });
-    let workRoot: Uint8Array;
+    let result: Awaited<ReturnType<AttemptEngine["runAttempt"]>>;
     const computeStarted = performance.now();
     try {
-      workRoot = (await engine.runAttempt({ seed, sizes })).workRoot;
+      result = await engine.runAttempt({ seed, sizes });
     } catch (e) {
       // GpuError carries a class (validation, out-of-memory, device-lost, …); anything else is still the engine's failure.
       const gpuClass = (e as { class?: unknown }).class;
@@ -153,13 +159,14 @@ export class WorkerLoop {
     try {
       json = serializeReceipt(signReceipt({
         device_did: this.deps.deviceDid, epoch_id: challenge.epochId, prev_hash_hex: challenge.prevHashHex, nonce,
-        work_root_hex: bytesToHex(workRoot), sizes, time_ms: timeMs, kernel_ver: engine.kernelVer, driver_hint: engine.driverHint,
+        work_root_hex: bytesToHex(result.workRoot), sizes, time_ms: timeMs, kernel_ver: kernelVersion(engine.kernelVer, result.variant),
+        driver_hint: engine.driverHint,
       }, this.deps.secretKey));
     } catch (e) {
       return this.fail("signature", "SIGN_FAILED", (e as Error).message, elapsed(), nonce);
     }
     this.deps.onEvent?.({ type: "signed", nonce, epochId: challenge.epochId, sizes, timeMs });
-    this.deps.sizes.record(sizes, timeMs);
+    if (!result.exploring) this.deps.sizes.record(sizes, timeMs);
 
     const outcome = await this.submitWithRetry(json, signal);
     const durationMs = elapsed();
