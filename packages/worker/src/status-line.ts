@@ -53,11 +53,12 @@ export class StatusLine {
     while (this.recent.length > 0 && this.recent[0]!.at < cutoff) this.recent.shift();
     const seconds = WINDOW_MS / 1000;
     const rate = this.recent.length / seconds;
-    const tops = this.recent.reduce((s, r) => s + r.ops, 0) / seconds / 1e12;
+    const opsPerSecond = this.recent.reduce((s, r) => s + r.ops, 0) / seconds;
     const success = this.total === 0 ? 0 : (100 * this.ok) / this.total;
     const parts = [
-      `${rate.toFixed(2)} attempts/s`,
-      `${tops >= 0.01 ? tops.toFixed(2) : tops.toExponential(1)} TOPS`,
+      `${rate.toFixed(2)} att/s`,
+      // TOPS on a GPU, GOPS on llvmpipe or the CPU reference
+      opsPerSecond >= 1e11 ? `${(opsPerSecond / 1e12).toFixed(2)} TOPS` : `${(opsPerSecond / 1e9).toFixed(2)} GOPS`,
       `${success.toFixed(1)}% ok (${this.ok}/${this.total})`,
       `breaker ${this.breaker}`,
     ];

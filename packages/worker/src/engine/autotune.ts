@@ -185,7 +185,11 @@ export class Autotuner {
     if (this.recent.length > this.window) this.recent.shift();
     if (this.recent.length < this.window) return;
     const m = median(this.recent);
-    if (m > this.targetMs * this.driftFactor || m < this.targetMs / this.driftFactor) {
+    // Too fast at the largest preset, or too slow at the smallest, is as close as the presets get:
+    // re-tuning would only land here again.
+    const tooSlow = m > this.targetMs * this.driftFactor && this.index > 0;
+    const tooFast = m < this.targetMs / this.driftFactor && this.index < this.presets.length - 1;
+    if (tooSlow || tooFast) {
       this.log(`autotune: median ${m.toFixed(1)} ms of the last ${this.window} attempts is off target ${this.targetMs} ms; re-tuning`);
       this.phaseNow = "probing";
       this.measured = new Map();

@@ -58,6 +58,18 @@ describe("Autotuner", () => {
     expect(device(gops)(second)).toBeLessThan(600);
   });
 
+  it("does not re-tune when the largest preset is still too fast (nothing bigger to pick)", async () => {
+    const lines: string[] = [];
+    const presets = [cube(64), cube(128), cube(256)];
+    const tuner = new Autotuner({ presets, targetMs: 300, window: 4, log: (l) => lines.push(l) });
+    const chosen = await tuner.tune(async (s) => device(6)(s));
+    expect(chosen).toEqual(cube(256));
+    lines.length = 0;
+    for (let i = 0; i < 40; i++) tuner.record(chosen, device(6)(chosen));
+    expect(tuner.phase).toBe("settled");
+    expect(lines.filter((l) => l.includes("re-tuning"))).toEqual([]);
+  });
+
   it("uses the fixed sizes when disabled and ignores timings", () => {
     const tuner = new Autotuner({ presets: DEFAULT_PRESETS, targetMs: 300, disabled: true, fixedSizes: cube(777) });
     expect(tuner.phase).toBe("fixed");
