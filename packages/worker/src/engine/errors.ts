@@ -32,16 +32,8 @@ export function isGpuError(e: unknown): e is GpuError {
   return e instanceof GpuError;
 }
 
-/** A bad environment variable or option: names the variable so an operator can fix it. */
-export class EngineConfigError extends Error {
-  override readonly name = "EngineConfigError";
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
+/** A bad environment variable or option: the worker's one ConfigError, naming the variable. */
+export { ConfigError as EngineConfigError } from "../env";
 
 /** First line of a Dawn message, without its "    at Foo (file.cpp:123)" trailer. */
 export function firstLine(text: string): string {
