@@ -17,6 +17,8 @@ export interface MetricDescriptor<Name extends string = string, Label extends st
   readonly unit: "attempts" | "errors" | "seconds" | "milliseconds" | "percent_x100" | "ops" | "receipts" | "state" | "info" | "count";
   readonly labels: readonly Label[];
   readonly buckets?: readonly number[];
+  /** The closed set of values a label takes, where it has one (dashboards and alert rules select on them). */
+  readonly labelValues?: Readonly<Partial<Record<Label, readonly string[]>>>;
   /** Whether the contract document defines this metric. */
   readonly contract: boolean;
 }
@@ -74,7 +76,7 @@ export const catalog = {
   // --- aggregator (served by the aggregator on its own /metrics) ---
   aggregatorReceipts: metric({
     name: "tops_aggregator_receipts_total", type: "counter", help: "Receipts received by the aggregator, by outcome and error code", unit: "receipts",
-    labels: ["outcome", "code"], contract: false,
+    labels: ["outcome", "code"], labelValues: { outcome: ["accepted", "rejected"] }, contract: false,
   }),
   aggregatorVerifyDurationMs: metric({
     name: "tops_aggregator_verify_duration_ms", type: "histogram", help: "Time to verify one receipt in milliseconds", unit: "milliseconds",
@@ -82,7 +84,7 @@ export const catalog = {
   }),
   aggregatorAudits: metric({
     name: "tops_aggregator_audits_total", type: "counter", help: "Audits (re-computations) done, by result", unit: "count",
-    labels: ["result"], contract: false,
+    labels: ["result"], labelValues: { result: ["match", "mismatch", "error"] }, contract: false,
   }),
 } as const;
 
@@ -93,6 +95,13 @@ export type MetricKey = keyof Catalog;
 export function metricName(key: MetricKey, series?: "bucket" | "sum" | "count"): string {
   const base = catalog[key].name;
   return series ? `${base}_${series}` : base;
+}
+
+/** A label value the catalog lists for `key`'s `label`; throws if it does not, so a renamed value cannot go unnoticed. */
+export function labelValue(key: MetricKey, label: string, value: string): string {
+  const values = (catalog[key].labelValues as Readonly<Record<string, readonly string[]>> | undefined)?.[label];
+  if (!values?.includes(value)) throw new Error(`catalog: ${catalog[key].name} has no ${label}="${value}"`);
+  return value;
 }
 
 export const workerMetricKeys = (Object.keys(catalog) as MetricKey[]).filter((k) => catalog[k].name.startsWith("tops_worker_"));

@@ -7,18 +7,15 @@
  * Annotations follow the monitoring-mixins style: a static `summary`, a templated `description`.
  */
 import { scrapeJobs } from "../jobs";
+import { labelValue } from "@tops/metrics";
 import { counterName, gaugeName } from "../metrics";
 import { increase, maxBy, perWorker, rate, ratioOrNothing, rulesScope, selector, sumBy } from "../promql";
 import { circuitBreakerState, consecutiveFailures } from "../queries";
 import type { AlertingRule } from "./model";
 import { recorded } from "./recording";
 
-/**
- * Values of tops_aggregator_receipts_total's `outcome` label. The catalog names the label but
- * not its values; "rejected" is the aggregator's word for a receipt it refused (with `code`
- * holding the protocol's ReceiptErrorCode).
- */
-export const receiptOutcome = { rejected: "rejected" } as const;
+/** Values of tops_aggregator_receipts_total's `outcome` label, from the catalog ("rejected": refused, `code` says why). */
+export const receiptOutcome = { rejected: labelValue("aggregatorReceipts", "outcome", "rejected") } as const;
 
 /** Circuit breaker gauge value for "open" (catalog help: 0 closed, 1 half-open, 2 open). */
 const circuitOpen = 2;
