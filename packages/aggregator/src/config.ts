@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { hexToBytes, isLowerHex, MAX_BATCH as PROTOCOL_MAX_BATCH, MAX_DIM as PROTOCOL_MAX_DIM, MAX_RECEIPT_BYTES } from "@tops/protocol";
+import { ConfigError, envEnum, envInt, envNumber, envString, type Env } from "@tops/env";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -68,48 +69,7 @@ export const DEFAULTS = {
   logLevel: "info",
 } as const satisfies Omit<AggregatorConfig, "dataDir" | "allowedKeys">;
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
-
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/** An unset or blank variable means "use the default" (compose files write `FOO=${FOO:-}`). */
-function raw(env: Env, name: string): string | undefined {
-  const v = env[name]?.trim();
-  return v === undefined || v === "" ? undefined : v;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new ConfigError(name, `must be an integer in [${min}, ${max}], got "${v}"`);
-  }
-  return Number(v);
-}
-
-function fraction(env: Env, name: string, fallback: number): number {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(v) || n < 0 || n > 1) throw new ConfigError(name, `must be a number in [0, 1], got "${v}"`);
-  return n;
-}
-
-function oneOf<T extends string>(env: Env, name: string, options: readonly T[], fallback: T): T {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
-  const found = options.find((o) => o === v.toLowerCase());
-  if (!found) throw new ConfigError(name, `must be one of ${options.join(", ")}, got "${v}"`);
-  return found;
-}
+export { ConfigError, type Env };
 
 /** Checks one compressed secp256k1 key; returns it lowercased. `where` names the variable (and line). */
 function publicKey(text: string, variable: string, where: string): string {
@@ -132,8 +92,8 @@ function publicKey(text: string, variable: string, where: string): string {
  * list that refuses everyone: an operator who points at a file meant to restrict.
  */
 function allowedKeys(env: Env, readFile: (path: string) => string): ReadonlySet<string> | null {
-  const list = raw(env, "ALLOWED_KEYS");
-  const file = raw(env, "ALLOWED_KEYS_FILE");
+  const list = envString(env, "ALLOWED_KEYS");
+  const file = envString(env, "ALLOWED_KEYS_FILE");
   if (list === undefined && file === undefined) return null;
   const keys = new Set<string>();
   if (list !== undefined) {
@@ -161,31 +121,31 @@ function allowedKeys(env: Env, readFile: (path: string) => string): ReadonlySet<
  * `readFile` is injectable for tests of ALLOWED_KEYS_FILE errors.
  */
 export function configFromEnv(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): AggregatorConfig {
-  const host = raw(env, "AGGREGATOR_HOST") ?? DEFAULTS.host;
+  const host = envString(env, "AGGREGATOR_HOST") ?? DEFAULTS.host;
   if (/\s/.test(host)) throw new ConfigError("AGGREGATOR_HOST", `must be a host name or address, got "${host}"`);
-  const headersTimeoutMs = integer(env, "HEADERS_TIMEOUT_MS", DEFAULTS.headersTimeoutMs, 100, 600_000);
-  const requestTimeoutMs = integer(env, "REQUEST_TIMEOUT_MS", DEFAULTS.requestTimeoutMs, 100, 600_000);
+  const headersTimeoutMs = envInt(env, "HEADERS_TIMEOUT_MS", DEFAULTS.headersTimeoutMs, 100, 600_000);
+  const requestTimeoutMs = envInt(env, "REQUEST_TIMEOUT_MS", DEFAULTS.requestTimeoutMs, 100, 600_000);
   if (headersTimeoutMs > requestTimeoutMs) {
     throw new ConfigError("HEADERS_TIMEOUT_MS", `must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs}), got ${headersTimeoutMs}`);
   }
   return {
     host,
-    port: integer(env, "AGGREGATOR_PORT", DEFAULTS.port, 0, 65535),
-    dataDir: resolve(raw(env, "DATA_DIR") ?? DEFAULT_DATA_DIR),
-    epochSeconds: integer(env, "EPOCH_SECONDS", DEFAULTS.epochSeconds, 1, 86_400),
+    port: envInt(env, "AGGREGATOR_PORT", DEFAULTS.port, 0, 65535),
+    dataDir: resolve(envString(env, "DATA_DIR") ?? DEFAULT_DATA_DIR),
+    epochSeconds: envInt(env, "EPOCH_SECONDS", DEFAULTS.epochSeconds, 1, 86_400),
     allowedKeys: allowedKeys(env, readFile),
-    auditRate: fraction(env, "AUDIT_RATE", DEFAULTS.auditRate),
-    auditThreads: integer(env, "AUDIT_THREADS", DEFAULTS.auditThreads, 0, 64),
-    auditQueueMax: integer(env, "AUDIT_QUEUE_MAX", DEFAULTS.auditQueueMax, 1, 1_000_000),
-    quarantineSeconds: integer(env, "QUARANTINE_SECONDS", DEFAULTS.quarantineSeconds, 0, 365 * 86_400),
-    maxDim: integer(env, "MAX_DIM", DEFAULTS.maxDim, 1, PROTOCOL_MAX_DIM),
-    maxBatch: integer(env, "MAX_BATCH", DEFAULTS.maxBatch, 1, PROTOCOL_MAX_BATCH),
+    auditRate: envNumber(env, "AUDIT_RATE", DEFAULTS.auditRate, 0, 1),
+    auditThreads: envInt(env, "AUDIT_THREADS", DEFAULTS.auditThreads, 0, 64),
+    auditQueueMax: envInt(env, "AUDIT_QUEUE_MAX", DEFAULTS.auditQueueMax, 1, 1_000_000),
+    quarantineSeconds: envInt(env, "QUARANTINE_SECONDS", DEFAULTS.quarantineSeconds, 0, 365 * 86_400),
+    maxDim: envInt(env, "MAX_DIM", DEFAULTS.maxDim, 1, PROTOCOL_MAX_DIM),
+    maxBatch: envInt(env, "MAX_BATCH", DEFAULTS.maxBatch, 1, PROTOCOL_MAX_BATCH),
     // Below the protocol's receipt limit a valid receipt could be refused; above 1 MiB is never useful.
-    maxBodyBytes: integer(env, "MAX_BODY_BYTES", DEFAULTS.maxBodyBytes, MAX_RECEIPT_BYTES, 1 << 20),
+    maxBodyBytes: envInt(env, "MAX_BODY_BYTES", DEFAULTS.maxBodyBytes, MAX_RECEIPT_BYTES, 1 << 20),
     headersTimeoutMs,
     requestTimeoutMs,
-    keepAliveTimeoutMs: integer(env, "KEEP_ALIVE_TIMEOUT_MS", DEFAULTS.keepAliveTimeoutMs, 100, 600_000),
-    logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, DEFAULTS.logLevel),
+    keepAliveTimeoutMs: envInt(env, "KEEP_ALIVE_TIMEOUT_MS", DEFAULTS.keepAliveTimeoutMs, 100, 600_000),
+    logLevel: envEnum(env, "LOG_LEVEL", LOG_LEVELS, DEFAULTS.logLevel),
   };
 }
 

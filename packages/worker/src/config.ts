@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { MAX_STRING_LENGTH, publicKeyHex, secretKeyFromHex } from "@tops/protocol";
 import { deriveChallengeUrl } from "./aggregator-client";
-import { ConfigError, envInt, envNumber, envString, envUrl, type Env } from "./env";
+import { ConfigError, envInt, envNumber, envString, envUrl, type Env } from "@tops/env";
 
 export const DEFAULT_DEVICE_DID = "did:peaq:DEVICE123";
 export const DEFAULT_AGGREGATOR_URL = "http://localhost:8081/verify";

@@ -1,6 +1,6 @@
 /** JSON logs (pino) with LOG_LEVEL. Secrets never reach a log call: config summaries are redacted first. */
 import { pino, type Logger } from "pino";
-import { envEnum, type Env } from "./env";
+import { envEnum, type Env } from "@tops/env";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 

@@ -8,7 +8,7 @@ import { AggregatorClient } from "./aggregator-client";
 import { CircuitBreaker } from "./circuit-breaker";
 import { workerConfigFromEnv } from "./config";
 import { Autotuner, createEngine, engineConfigFromEnv, type Engine } from "./engine";
-import type { Env } from "./env";
+import type { Env } from "@tops/env";
 import { WorkerLoop, type LoopEvent, type LoopSummary } from "./loop";
 import { RateLimiter } from "./rate-limiter";
 import { Spool } from "./spool";

@@ -3,6 +3,7 @@
  * one is refused with an EngineConfigError naming it, never silently replaced by a default.
  */
 import { sizesProblem, type Sizes } from "@tops/protocol";
+import { envBool, envEnum, envNumber, envString, type Env } from "@tops/env";
 import { EngineConfigError } from "./errors";
 import type { BackendChoice } from "./types";
 
@@ -38,33 +39,7 @@ export const DEFAULT_PRESETS: readonly Sizes[] = [
   256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048, 2560, 3072, 4096, 5120, 6144, 8192, 10240, 12288,
 ].map(cube);
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-const present = (v: string | undefined): v is string => v !== undefined && v.trim() !== "";
-
-export function parseBackend(value: string | undefined, variable = "TOPS_BACKEND"): BackendChoice {
-  if (!present(value)) return "auto";
-  const v = value.trim().toLowerCase();
-  if (v === "auto" || v === "gpu" || v === "gl" || v === "cpu") return v;
-  throw new EngineConfigError(variable, `expected auto, gpu, gl or cpu, got "${value}"`);
-}
-
-export function parseBool(value: string | undefined, variable: string): boolean {
-  if (!present(value)) return false;
-  const v = value.trim().toLowerCase();
-  if (["1", "true", "yes", "on"].includes(v)) return true;
-  if (["0", "false", "no", "off"].includes(v)) return false;
-  throw new EngineConfigError(variable, `expected 1 or 0, got "${value}"`);
-}
-
-export function parseTargetMs(value: string | undefined, variable = "AUTOTUNE_TARGET_MS"): number {
-  if (!present(value)) return DEFAULT_TARGET_MS;
-  const v = Number(value.trim());
-  if (!Number.isFinite(v) || v < 1 || v > 600_000) {
-    throw new EngineConfigError(variable, `expected milliseconds between 1 and 600000, got "${value}"`);
-  }
-  return v;
-}
+const BACKENDS: readonly BackendChoice[] = ["auto", "gpu", "gl", "cpu"];
 
 /** "m,n,k" (batch 1) or "m,n,k,batch", each a positive integer within the protocol's bounds. */
 export function parseSizes(text: string, variable: string): Sizes {
@@ -94,21 +69,22 @@ export function parsePresets(text: string, variable = "AUTOTUNE_PRESETS"): Sizes
 }
 
 export function autotuneConfigFromEnv(env: Env): AutotuneConfig {
-  const presets = present(env.AUTOTUNE_PRESETS) ? parsePresets(env.AUTOTUNE_PRESETS) : [...DEFAULT_PRESETS];
-  const fixedSizes = present(env.AUTOTUNE_SIZES) ? parseSizes(env.AUTOTUNE_SIZES.trim(), "AUTOTUNE_SIZES") : presets[0]!;
+  const presetsText = envString(env, "AUTOTUNE_PRESETS");
+  const sizesText = envString(env, "AUTOTUNE_SIZES");
+  const presets = presetsText !== undefined ? parsePresets(presetsText) : [...DEFAULT_PRESETS];
   return {
-    disabled: parseBool(env.AUTOTUNE_DISABLE, "AUTOTUNE_DISABLE"),
-    targetMs: parseTargetMs(env.AUTOTUNE_TARGET_MS),
+    disabled: envBool(env, "AUTOTUNE_DISABLE", false),
+    targetMs: envNumber(env, "AUTOTUNE_TARGET_MS", DEFAULT_TARGET_MS, 1, 600_000),
     presets,
-    fixedSizes,
+    fixedSizes: sizesText !== undefined ? parseSizes(sizesText, "AUTOTUNE_SIZES") : presets[0]!,
   };
 }
 
 /** Everything the engine reads from the environment; throws EngineConfigError on a bad value. */
 export function engineConfigFromEnv(env: Env = process.env): EngineConfig {
   return {
-    backend: parseBackend(env.TOPS_BACKEND),
-    variant: present(env.TOPS_VARIANT) ? env.TOPS_VARIANT.trim() : undefined,
+    backend: envEnum(env, "TOPS_BACKEND", BACKENDS, "auto"),
+    variant: envString(env, "TOPS_VARIANT"),
     autotune: autotuneConfigFromEnv(env),
   };
 }

@@ -33,7 +33,7 @@ export function isGpuError(e: unknown): e is GpuError {
 }
 
 /** A bad environment variable or option: the worker's one ConfigError, naming the variable. */
-export { ConfigError as EngineConfigError } from "../env";
+export { ConfigError as EngineConfigError } from "@tops/env";
 
 /** First line of a Dawn message, without its "    at Foo (file.cpp:123)" trailer. */
 export function firstLine(text: string): string {

@@ -33,7 +33,7 @@ describe("worker config", () => {
     [{ WORKER_SK_HEX: SK, WORKER_SK_FILE: "/x" }, /^WORKER_SK_FILE: set either/],
     [{ WORKER_SK_FILE: "/nonexistent/key" }, /^WORKER_SK_FILE: cannot read/],
     [{ WORKER_SK_HEX: SK, MAX_RETRIES: "three" }, /^MAX_RETRIES: must be an integer/],
-    [{ WORKER_SK_HEX: SK, MAX_RETRIES: "-1" }, /^MAX_RETRIES: must be between/],
+    [{ WORKER_SK_HEX: SK, MAX_RETRIES: "-1" }, /^MAX_RETRIES: must be an integer in \[0, 100\]/],
     [{ WORKER_SK_HEX: SK, RATE_LIMIT: "fast" }, /^RATE_LIMIT: must be a number/],
     [{ WORKER_SK_HEX: SK, MAX_ATTEMPTS: "1.5" }, /^MAX_ATTEMPTS: must be an integer/],
     [{ WORKER_SK_HEX: SK, AGGREGATOR_URL: "not a url" }, /^AGGREGATOR_URL: must be an absolute/],
