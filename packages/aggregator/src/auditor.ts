@@ -72,12 +72,17 @@ export interface AttemptEngine {
 
 /** Audits with an engine, e.g. the worker's GPU engine once the aggregator has a GPU. */
 export function engineAuditor(engine: AttemptEngine, name = "engine"): Auditor {
+  // One GPU queue: audits run one after another, in arrival order.
+  let tail: Promise<unknown> = Promise.resolve();
   return {
     name,
-    async workRoot(attempt) {
-      return (await engine.runAttempt({ seed: deriveSeed(attempt), sizes: attempt.sizes })).workRoot;
+    workRoot(attempt) {
+      const run = tail.then(async () => (await engine.runAttempt({ seed: deriveSeed(attempt), sizes: attempt.sizes })).workRoot);
+      tail = run.catch(() => undefined);
+      return run;
     },
     async close() {
+      await tail;
       await engine.destroy?.();
     },
   };

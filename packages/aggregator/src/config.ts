@@ -25,6 +25,12 @@ export interface AggregatorConfig {
   readonly allowedKeys: ReadonlySet<string> | null;
   /** AUDIT_RATE: fraction (0..1) of receipts passing every other check whose work_root is recomputed. */
   readonly auditRate: number;
+  /**
+   * AUDIT_BACKEND: "reference" recomputes with the protocol's TypeScript reference (on
+   * AUDIT_THREADS threads); "engine" with the worker's WebGPU engine (TOPS_BACKEND picks the
+   * adapter), which is what audits at GPU sizes need.
+   */
+  readonly auditBackend: "reference" | "engine";
   /** AUDIT_THREADS: worker threads running audits; 0 audits on the main thread (blocks it). */
   readonly auditThreads: number;
   /** AUDIT_QUEUE_MAX: audits waiting for a thread before new ones are answered 503 OVERLOADED. */
@@ -57,6 +63,7 @@ export const DEFAULTS = {
   port: DEFAULT_PORT,
   epochSeconds: 60,
   auditRate: 1,
+  auditBackend: "reference",
   auditThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
   auditQueueMax: 256,
   quarantineSeconds: 3600,
@@ -135,6 +142,7 @@ export function configFromEnv(env: Env, readFile: (path: string) => string = (p)
     epochSeconds: envInt(env, "EPOCH_SECONDS", DEFAULTS.epochSeconds, 1, 86_400),
     allowedKeys: allowedKeys(env, readFile),
     auditRate: envNumber(env, "AUDIT_RATE", DEFAULTS.auditRate, 0, 1),
+    auditBackend: envEnum(env, "AUDIT_BACKEND", ["reference", "engine"] as const, DEFAULTS.auditBackend),
     auditThreads: envInt(env, "AUDIT_THREADS", DEFAULTS.auditThreads, 0, 64),
     auditQueueMax: envInt(env, "AUDIT_QUEUE_MAX", DEFAULTS.auditQueueMax, 1, 1_000_000),
     quarantineSeconds: envInt(env, "QUARANTINE_SECONDS", DEFAULTS.quarantineSeconds, 0, 365 * 86_400),
@@ -154,7 +162,7 @@ export function configSummary(c: AggregatorConfig): Record<string, string | numb
   return {
     host: c.host, port: c.port, dataDir: c.dataDir, epochSeconds: c.epochSeconds,
     allowedKeys: c.allowedKeys === null ? "any (dev mode)" : c.allowedKeys.size,
-    auditRate: c.auditRate, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds,
+    auditRate: c.auditRate, auditBackend: c.auditBackend, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds,
     maxDim: c.maxDim, maxBatch: c.maxBatch, maxBodyBytes: c.maxBodyBytes,
     headersTimeoutMs: c.headersTimeoutMs, requestTimeoutMs: c.requestTimeoutMs, keepAliveTimeoutMs: c.keepAliveTimeoutMs, logLevel: c.logLevel,
   };
