@@ -110,6 +110,7 @@ export class WorkerLoop {
     for (let retry = 0; ; retry++) {
       try {
         this.challenge = await this.deps.client.challenge();
+        this.deps.breaker.success(); // only a real answer counts: a cached challenge says nothing about the aggregator
         return this.challenge;
       } catch (e) {
         if (!(e instanceof AggregatorUnavailable) || retry >= this.deps.maxRetries || signal.aborted) throw e;
@@ -138,7 +139,6 @@ export class WorkerLoop {
       breaker.failure();
       return this.fail("network", "CHALLENGE_UNAVAILABLE", (e as Error).message, elapsed());
     }
-    breaker.success();
 
     const nonce = this.nextNonce();
     const sizes = this.deps.sizes.next();
