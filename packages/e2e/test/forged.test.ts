@@ -97,9 +97,15 @@ async function expectForgery(mode: Mode, code: string, errorClass: "signature" |
   const before = await counters();
   const seen = proxy.answers.length;
   proxy.mode = mode;
-  await waitFor(`${mode} to be counted as a ${errorClass} error`, async () => (await counters())[errorClass] > before[errorClass]);
+  const answersOfMode = () => proxy.answers.slice(seen).filter((a) => a.mode === mode);
+  // A refusal of the previous mode may still be in flight: wait for one of this mode with the expected
+  // code, then for the worker to have counted at least as many errors of the class as there are of those.
+  await waitFor(`${mode} to be counted as a ${errorClass} error`, async () => {
+    const n = answersOfMode().filter((a) => a.code === code).length;
+    return n > 0 && (await counters())[errorClass] - before[errorClass] >= n;
+  });
   proxy.mode = "pass";
-  const answers = proxy.answers.slice(seen).filter((a) => a.mode === mode);
+  const answers = answersOfMode();
   expect(answers.length).toBeGreaterThan(0);
   expect(answers[0]!.code).toBe(code);
   for (const a of answers.slice(1)) {

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { publicKeyHex, secretKeyFromHex } from "@tops/protocol";
-import { getText, sampleValue, startAggregator, startPrometheus, startWorker, waitFor, type Aggregator, type Prometheus, type Worker } from "./harness";
+import { getText, jsonLines, sampleValue, startAggregator, startPrometheus, startWorker, waitFor, type Aggregator, type Prometheus, type Worker } from "./harness";
 
 const skHex = randomBytes(32).toString("hex");
 const running: { stop(): Promise<unknown> }[] = [];
@@ -61,8 +61,14 @@ describe("full stack", () => {
     expect(agg.length).toBe(1);
   });
 
-  it("stops cleanly on SIGTERM with exit code 0 and never printed its secret key", async () => {
+  it("stops cleanly on SIGTERM with exit code 0, leaving no signed receipt unaccounted for, and never printed its secret key", async () => {
     expect(await worker.proc.stop("SIGTERM")).toBe(0);
+    const events = jsonLines(worker.proc.output());
+    const settled = new Set(events.filter((e) => ["accepted", "spooled", "failed"].includes(e.event as string)).map((e) => e.nonce));
+    const signed = events.filter((e) => e.event === "signed").map((e) => e.nonce);
+    expect(signed.length).toBeGreaterThan(0);
+    for (const nonce of signed) expect(settled.has(nonce), `signed nonce ${String(nonce)} was accepted, spooled or refused`).toBe(true);
+    expect(events.at(-1)?.event).toBe("stop");
     expect(worker.proc.output()).not.toContain(skHex);
     expect(worker.proc.output()).toContain(publicKeyHex(secretKeyFromHex(skHex)));
   });

@@ -20,7 +20,10 @@ async function main(): Promise<number> {
   const tty = process.stdout.isTTY === true && env.LOG_FORMAT !== "json";
   const status = tty ? new StatusLine(process.stdout) : undefined;
   // On a terminal, log lines go above the status line and only warnings and worse are shown.
-  const log = createLogger(tty ? { ...env, LOG_LEVEL: env.LOG_LEVEL ?? "warn" } : env, status ? { write: (s: string) => (status.print(humanLine(s)), true) } as unknown as NodeJS.WritableStream : process.stdout);
+  const log = createLogger(
+    tty ? { ...env, LOG_LEVEL: env.LOG_LEVEL ?? "warn" } : env,
+    status ? { write: (line: string) => status.print(humanLine(line)) } : process.stdout,
+  );
 
   const stop = new AbortController();
   let signals = 0;
