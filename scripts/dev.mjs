@@ -12,7 +12,8 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import YAML from "yaml";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
-const dev = join(root, ".dev");
+// DEV_DIR moves the dev state (key, ledger, spool, Prometheus data) elsewhere, e.g. for tests.
+const dev = resolve(process.env.DEV_DIR ?? join(root, ".dev"));
 mkdirSync(dev, { recursive: true });
 
 const ports = {
