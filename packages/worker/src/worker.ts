@@ -7,7 +7,7 @@ import { createWorkerMetrics, metricsConfigFromEnv, startMetricsServer, type Wor
 import { AggregatorClient } from "./aggregator-client";
 import { CircuitBreaker } from "./circuit-breaker";
 import { workerConfigFromEnv } from "./config";
-import { Autotuner, createEngine, engineConfigFromEnv, type Engine } from "./engine";
+import { Autotuner, createEngine, createThreadedEngine, engineConfigFromEnv, type Engine } from "./engine";
 import type { Env } from "@tops/env";
 import { WorkerLoop, type LoopEvent, type LoopSummary } from "./loop";
 import { RateLimiter } from "./rate-limiter";
@@ -49,7 +49,8 @@ export async function runWorker({ env, log, signal, onEvent, onBreaker }: RunWor
 
   let engine: Engine | undefined;
   try {
-    engine = await createEngine({ backend: config.engine.backend, variant: config.engine.variant, log: (line) => log.info({ event: "engine" }, line) });
+    const start = config.engine.thread ? createThreadedEngine : createEngine;
+    engine = await start({ backend: config.engine.backend, variant: config.engine.variant, log: (line) => log.info({ event: "engine" }, line) });
     log.info({ event: "engine", backend: engine.backend, adapter: engine.adapter, selection: engine.selection }, `engine: ${engine.backend} (${engine.driverHint})`);
     metrics.setInfo({ backend: engine.backend, adapter: engine.driverHint, kernelVer: engine.kernelVer });
     metrics.setEngineReady(true);

@@ -24,6 +24,8 @@ export interface EngineConfig {
   /** TOPS_VARIANT: force a kernel variant (name or family prefix); unset picks the fastest. */
   readonly variant: string | undefined;
   readonly autotune: AutotuneConfig;
+  /** ENGINE_THREAD (default 1): run the engine in a worker thread so attempts never block the event loop. */
+  readonly thread: boolean;
 }
 
 export const DEFAULT_TARGET_MS = 300;
@@ -86,5 +88,6 @@ export function engineConfigFromEnv(env: Env = process.env): EngineConfig {
     backend: envEnum(env, "TOPS_BACKEND", BACKENDS, "auto"),
     variant: envString(env, "TOPS_VARIANT"),
     autotune: autotuneConfigFromEnv(env),
+    thread: envBool(env, "ENGINE_THREAD", true),
   };
 }

@@ -3,6 +3,7 @@
  * Dawn (WebGPU), on Dawn's OpenGL ES backend, or on the TypeScript reference. See ENGINE.md.
  */
 export { createEngine } from "./select";
+export { createThreadedEngine } from "./thread";
 export { createCpuEngine, CPU_KERNEL_VER } from "./cpu";
 export { Autotuner, sizesLabel, type AutotunerOptions, type AutotunePhase } from "./autotune";
 export { AutotunedRunner, type TunedAttemptResult } from "./tuned";
