@@ -140,3 +140,42 @@ describe(".github/workflows/publish-dashboards.yml", () => {  const publish = wo
     expect(step?.env).toMatchObject({ GRAFANA_URL: "${{ secrets.GRAFANA_URL }}", GRAFANA_TOKEN: "${{ secrets.GRAFANA_TOKEN }}" });
   });
 });
+
+interface ComposeService {
+  readonly volumes?: readonly string[];
+  readonly environment?: Readonly<Record<string, string>>;
+  readonly command?: readonly string[];
+}
+interface Compose { readonly services: Readonly<Record<string, ComposeService>> }
+// Compose resolves YAML 1.1 merge keys (`<<: *worker-env`); so must we.
+const compose = parse(await readFile(join(repoRoot, "deploy/compose.yaml"), "utf8"), { merge: true }) as Compose;
+
+/** Container path where compose mounts the repo folder `hostPath` (relative to deploy/), or undefined. */
+const mountOf = (service: string, hostPath: string): string | undefined =>
+  compose.services[service]?.volumes?.map((v) => v.split(":")).find(([host]) => host === hostPath)?.[1];
+
+describe("deploy/compose.yaml", () => {
+  it("runs the whole stack", () => {
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(["aggregator", "worker", "prometheus", "alertmanager", "grafana"]));
+  });
+
+  it("mounts the generated rules where deploy/prometheus.yml loads them", () => {
+    const rulesDir = mountOf("prometheus", "../alerts");
+    expect(rulesDir).toBeDefined();
+    const loaded = prometheusConfig.rule_files.some((pattern) => pattern.startsWith(`${rulesDir}/`) && globToRegExp(basename(pattern)).test(basename(outputPaths.rules)));
+    expect(loaded).toBe(true);
+    expect(mountOf("prometheus", "./prometheus.yml")).toBe("/etc/prometheus/prometheus.yml");
+  });
+
+  it("mounts the generated dashboards where the Grafana provider reads them, and the provisioning folder", () => {
+    expect(mountOf("grafana", "../dashboards")).toBe(providers[0]?.options.path);
+    expect(mountOf("grafana", "./grafana/provisioning")).toBe("/etc/grafana/provisioning");
+  });
+
+  it("points the worker at the aggregator service and serves metrics on the scraped port", () => {
+    const env = compose.services.worker?.environment ?? {};
+    expect(env.AGGREGATOR_URL).toBe("http://aggregator:8081/verify");
+    expect(env.METRICS_PORT).toBe("8082");
+    expect(compose.services.aggregator?.command).toEqual(["node", "--import", "tsx", "packages/aggregator/src/cli.ts"]);
+  });
+});
