@@ -12,7 +12,10 @@ SUDO=""
 # Prometheus 2.42 and promtool: `pnpm dev` runs one; tests use the real thing.
 DEBS=(libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 prometheus)
 missing=()
-for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# "install ok installed" only: a removed package keeps a dpkg record (config-files) that dpkg -s accepts.
+for p in "${DEBS[@]}"; do
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
   $SUDO apt-get update -qq
