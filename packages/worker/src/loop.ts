@@ -65,6 +65,9 @@ export function kernelVersion(family: string, variant: string): string {
   return variant && !family.includes(variant) ? `${family} ${variant}`.slice(0, 256) : family;
 }
 
+/** Refusals that mean the cached challenge is no longer good. */
+const CHALLENGE_CODES = new Set(["STALE_EPOCH", "PREV_HASH_MISMATCH"]);
+
 export interface LoopSummary {
   attempts: number;
   accepted: number;
@@ -178,6 +181,8 @@ export class WorkerLoop {
       this.deps.onEvent?.({ type: "accepted", nonce, sizes, timeMs, ops });
     } else if (outcome.kind === "rejected") {
       breaker.success();
+      // The challenge itself was refused (the epoch moved on, or the aggregator's secret changed): fetch a fresh one next time.
+      if (CHALLENGE_CODES.has(outcome.code)) this.challenge = undefined;
       this.fail(classOfRejection(outcome.code), outcome.code, outcome.message, durationMs, nonce);
     } else {
       breaker.failure();

@@ -21,6 +21,9 @@ const sizes: Sizes = { m: 8, n: 8, k: 8, batch: 1 };
 
 class FakeAggregator {
   mode: "up" | "down" | "reject" = "up";
+  /** The prev_hash the stand-in currently accepts; receipts naming another get STALE_EPOCH. */
+  prevHash = "11".repeat(32);
+  challengeCalls = 0;
   verifyCalls = 0;
   readonly accepted: number[] = [];
   private server: Server | undefined;
@@ -32,13 +35,18 @@ class FakeAggregator {
       for await (const c of req) body += String(c);
       if (req.url === "/challenge") {
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ epoch_id: 1, prev_hash_hex: "11".repeat(32), expires_at: Date.now() + 60_000 }));
+        this.challengeCalls++;
+        res.end(JSON.stringify({ epoch_id: 1, prev_hash_hex: this.prevHash, expires_at: Date.now() + 60_000 }));
         return;
       }
       this.verifyCalls++;
       if (this.mode === "down") return void res.writeHead(503).end();
       if (this.mode === "reject") return void res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "BAD_SIGNATURE", message: "no" } }));
-      this.accepted.push(parseReceipt(body).nonce);
+      const receipt = parseReceipt(body);
+      if (receipt.prev_hash_hex !== this.prevHash) {
+        return void res.writeHead(422, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "STALE_EPOCH", message: "old" } }));
+      }
+      this.accepted.push(receipt.nonce);
       res.writeHead(200, { "content-type": "application/json" }).end('{"accepted":true}');
     });
     await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
@@ -120,5 +128,25 @@ describe("worker loop", () => {
     const summary = await loop.run(new AbortController().signal);
     expect(summary).toMatchObject({ attempts: 3, accepted: 0, failed: 3, spooled: 0 });
     expect(m.failed).toEqual(["signature", "signature", "signature"]);
+  });
+
+  it("drops a cached challenge the aggregator refuses as stale and fetches a fresh one", async () => {
+    agg.mode = "up";
+    const { loop, m } = await makeLoop(0, [], []);
+    const runFor = async (ms: number) => {
+      const stop = new AbortController();
+      const running = loop.run(stop.signal);
+      await new Promise((r) => setTimeout(r, ms));
+      stop.abort();
+      await running;
+    };
+    await runFor(200);
+    const okBefore = m.ok;
+    const calls = agg.challengeCalls;
+    agg.prevHash = "22".repeat(32); // the aggregator moved on while the worker's challenge had not expired
+    await runFor(300);
+    expect(m.failed).toEqual(["validation"]); // one refusal, then the fresh challenge works
+    expect(agg.challengeCalls).toBe(calls + 1);
+    expect(m.ok).toBeGreaterThan(okBefore);
   });
 });
