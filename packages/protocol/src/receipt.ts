@@ -45,12 +45,17 @@ function orderedSizes(s: Sizes): Sizes {
   return { m: s.m, n: s.n, k: s.k, batch: s.batch };
 }
 
+/** The original's fields before sig_hex, in their order (object key order is JSON's order). */
+function originalFields(r: ReceiptBody) {
+  return {
+    device_did: r.device_did, epoch_id: r.epoch_id, prev_hash_hex: r.prev_hash_hex, nonce: r.nonce, work_root_hex: r.work_root_hex,
+    sizes: orderedSizes(r.sizes), time_ms: r.time_ms, kernel_ver: r.kernel_ver, driver_hint: r.driver_hint,
+  };
+}
+
 /** The compact JSON that is signed: original fields, documented order, sig_hex "". */
 export function signingPayload(r: ReceiptBody): string {
-  return JSON.stringify({
-    device_did: r.device_did, epoch_id: r.epoch_id, prev_hash_hex: r.prev_hash_hex, nonce: r.nonce, work_root_hex: r.work_root_hex,
-    sizes: orderedSizes(r.sizes), time_ms: r.time_ms, kernel_ver: r.kernel_ver, driver_hint: r.driver_hint, sig_hex: "",
-  });
+  return JSON.stringify({ ...originalFields(r), sig_hex: "" });
 }
 
 /** digest = SHA-256(BLAKE3(payload)): the 32 bytes ECDSA signs, with no further hashing. */
@@ -60,8 +65,7 @@ export function receiptDigest(r: ReceiptBody): Uint8Array {
 
 /** The whole receipt as sent: compact JSON, every field, wire order. */
 export function serializeReceipt(r: Receipt): string {
-  const body = JSON.parse(signingPayload(r)) as Record<string, unknown>;
-  return JSON.stringify({ ...body, sig_hex: r.sig_hex, pubkey_hex: r.pubkey_hex, protocol_version: r.protocol_version });
+  return JSON.stringify({ ...originalFields(r), sig_hex: r.sig_hex, pubkey_hex: r.pubkey_hex, protocol_version: r.protocol_version });
 }
 
 export function secretKeyFromHex(hex: string): Uint8Array {
