@@ -116,12 +116,19 @@ async function gemmTable(): Promise<string[]> {
 const referenceGenerationMs = new Map<number, number>();
 
 async function weightsTable(): Promise<string[]> {
-  const lines = ["| k = n | rowkernel generator (W1 + W2, GEMM layout) ms min / median | protocol generateTransposed ms min / median | ratio |", "| --- | --- | --- | --- |"];
+  const lines = [
+    "| k = n | rowkernel, WebAssembly SIMD | rowkernel, plain JS | protocol generateTransposed | protocol / SIMD |",
+    "| --- | --- | --- | --- | --- |",
+  ];
+  const pair = (d: number, simd: boolean): Int8Array[] => [generateWeights(W1_KEY, d, d, { simd }), generateWeights(W2_KEY, d, d, { simd })];
   for (const d of SIZES) {
-    const fast = await timeRuns(COLD_REPEATS, () => [generateWeights(W1_KEY, d, d), generateWeights(W2_KEY, d, d)]);
+    pair(d, true); // warm up both paths at this size
+    pair(d, false);
+    const simd = await timeRuns(COLD_REPEATS, () => pair(d, true));
+    const js = await timeRuns(COLD_REPEATS, () => pair(d, false));
     const ref = await timeRuns(COLD_REPEATS, () => [generateTransposed(W1_KEY, d, d), generateTransposed(W2_KEY, d, d)]);
     referenceGenerationMs.set(d, ref.median);
-    lines.push(`| ${d} | ${cell(fast)} | ${cell(ref)} | ${ratio(ref, fast)} |`);
+    lines.push(`| ${d} | ${cell(simd)} | ${cell(js)} | ${cell(ref)} | ${ratio(ref, simd)} |`);
   }
   return lines;
 }

@@ -45,7 +45,7 @@ function toOffsetBinary(a: Int8Array): Uint8Array {
 async function auditSession(ort: OrtModule, k: number, n: number, threads: number): Promise<Ort.InferenceSession> {
   const weights = (key: GenKey, depth: number): RawData => ({
     byteLength: depth * n,
-    writeInto: (into) => void generateWeights(key, depth, n, new Int8Array(into.buffer, into.byteOffset, into.byteLength)),
+    writeInto: (into) => void generateWeights(key, depth, n, { out: new Int8Array(into.buffer, into.byteOffset, into.byteLength) }),
   });
   const model = auditModel({ k, n, w1: weights(W1_KEY, k), w2: weights(W2_KEY, n), shift1: shift1(k), shift2: shift2(n) });
   return ort.InferenceSession.create(model, sessionOptions(threads));
