@@ -8,7 +8,7 @@
  * "warm": weights already generated and packed (the cache hit of every audit after the first
  * at a size); "cold": nothing cached, so weight generation and packing are in the time.
  */
-import { availableParallelism, cpus } from "node:os";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import {
   W1_KEY,
   W2_KEY,
@@ -124,8 +124,8 @@ async function weightsTable(): Promise<string[]> {
   for (const d of SIZES) {
     pair(d, true); // warm up both paths at this size
     pair(d, false);
-    const simd = await timeRuns(COLD_REPEATS, () => pair(d, true));
-    const js = await timeRuns(COLD_REPEATS, () => pair(d, false));
+    const simd = await timeRuns(REPEATS, () => pair(d, true));
+    const js = await timeRuns(REPEATS, () => pair(d, false));
     const ref = await timeRuns(COLD_REPEATS, () => [generateTransposed(W1_KEY, d, d), generateTransposed(W2_KEY, d, d)]);
     referenceGenerationMs.set(d, ref.median);
     lines.push(`| ${d} | ${cell(simd)} | ${cell(js)} | ${cell(ref)} | ${ratio(ref, simd)} |`);
@@ -184,6 +184,8 @@ async function auditTable(): Promise<string[]> {
 const kernel = await createRowKernel({ backend: "onnxruntime" });
 console.log(`# @tops/rowkernel benchmark\n`);
 console.log(`${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores, Node ${process.version}, ${kernel.name}`);
+const load = (): string => loadavg().map((l) => l.toFixed(1)).join(" ");
+console.log(`Load average at start: ${load()} (other processes share these cores: compare within a run, not across runs).`);
 await kernel.close();
 console.log(`Times in ms, min / median of ${REPEATS} warm and ${COLD_REPEATS} cold repeats (fewer for the reference where it would pass ${REFERENCE_BUDGET_S} s a cell); ratios are of medians.\n`);
 console.log("## Int8 GEMM throughput at 1024³\n");
@@ -193,3 +195,4 @@ console.log("\n## One audit: y2 rows for a receipt (both layers, requantized), m
 console.log((await auditTable()).join("\n"));
 console.log("\n## Weight generation for a size pair (W1 k×n and W2 n×n), ms\n");
 console.log(weights.join("\n"));
+console.log(`\nLoad average at the end: ${load()}.`);
