@@ -3,6 +3,7 @@
  * bit-exact with @tops/protocol's `computeRow`, with onnxruntime's int8 GEMM when it loads
  * and the TypeScript reference when it does not.
  */
+import { DEFAULT_MAX_WEIGHT_BYTES } from "./check";
 import { loadOnnxRuntime, onnxKernel, selfTestProblem } from "./onnx-kernel";
 import { referenceKernel } from "./reference-kernel";
 import type { RowKernel, RowKernelOptions } from "./types";
@@ -11,6 +12,7 @@ export type { RowKernel, RowKernelOptions } from "./types";
 export { referenceKernel } from "./reference-kernel";
 export { generateRows, generateWeights } from "./weights";
 export { sessionBytes } from "./onnx-kernel";
+export { DEFAULT_MAX_WEIGHT_BYTES, weightBytes } from "./check";
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -19,7 +21,9 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 /** A row kernel: the fastest that loads and proves exact here, as `options.backend` allows. */
 export async function createRowKernel(options: RowKernelOptions = {}): Promise<RowKernel> {
   const backend = options.backend ?? "auto";
-  if (backend === "reference") return referenceKernel();
+  const maxWeightBytes = options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES;
+  if (!(maxWeightBytes >= 1)) throw new RangeError(`maxWeightBytes must be a positive number, got ${maxWeightBytes}`);
+  if (backend === "reference") return referenceKernel(undefined, maxWeightBytes);
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
   const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
@@ -29,11 +33,11 @@ export async function createRowKernel(options: RowKernelOptions = {}): Promise<R
   try {
     const ort = await loadOnnxRuntime(specifier);
     const problem = await selfTestProblem(ort);
-    if (problem === null) return onnxKernel(ort, { threads, cacheBytes });
+    if (problem === null) return onnxKernel(ort, { threads, cacheBytes, maxWeightBytes });
     why = `${specifier} failed its self-test: ${problem}`;
   } catch (e) {
     why = `${specifier} did not load: ${message(e)}`;
   }
   if (backend === "onnxruntime") throw new Error(why);
-  return referenceKernel(why);
+  return referenceKernel(why, maxWeightBytes);
 }

@@ -17,6 +17,7 @@ export type OrtModule = typeof Ort;
 export interface OnnxKernelOptions {
   readonly threads: number;
   readonly cacheBytes: number;
+  readonly maxWeightBytes: number;
 }
 
 /** onnxruntime's memory for one size pair: the weights and their packed copy. */
@@ -116,7 +117,7 @@ export async function selfTestProblem(ort: OrtModule): Promise<string | null> {
   return null;
 }
 
-export function onnxKernel(ort: OrtModule, { threads, cacheBytes }: OnnxKernelOptions): RowKernel {
+export function onnxKernel(ort: OrtModule, { threads, cacheBytes, maxWeightBytes }: OnnxKernelOptions): RowKernel {
   const sessions = new LruByBytes<Ort.InferenceSession>(cacheBytes, (s) => s.release());
   let closed = false;
   const version = ort.env.versions.node ?? ort.env.versions.common;
@@ -125,7 +126,7 @@ export function onnxKernel(ort: OrtModule, { threads, cacheBytes }: OnnxKernelOp
     native: true,
     async rows(seed: Uint8Array, sizes: Sizes, rows: readonly number[]): Promise<Uint8Array[]> {
       if (closed) throw new Error("the row kernel is closed");
-      assertRows(seed, sizes, rows);
+      assertRows(seed, sizes, rows, maxWeightBytes);
       if (rows.length === 0) return [];
       const { k, n } = sizes;
       const a = toOffsetBinary(generateRows(activationKey(seed), rows, k));

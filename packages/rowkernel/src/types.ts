@@ -31,6 +31,11 @@ export interface RowKernelOptions {
    * 2·(k·n + n²) bytes in onnxruntime (the weights and their packed copy): 64 MiB at 4096.
    */
   readonly cacheBytes?: number;
+  /**
+   * Largest weights (k·n + n² bytes) a call may need (default 1 GiB); larger sizes are refused
+   * with a RangeError before anything is allocated.
+   */
+  readonly maxWeightBytes?: number;
   /** Module to load onnxruntime from (default "onnxruntime-node"). */
   readonly onnxruntimeModule?: string;
 }

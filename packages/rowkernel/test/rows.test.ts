@@ -106,6 +106,11 @@ describe("onnxruntime row kernel", () => {
     await expect(kernel.rows(seed, sizes, [1.5])).rejects.toThrow(RangeError);
     await expect(kernel.rows(seed, { ...sizes, k: 0 }, [0])).rejects.toThrow(/k must be an integer/);
     await expect(kernel.rows(new Uint8Array(8), sizes, [0])).rejects.toThrow(/seed/);
+    // Allowed by the protocol (8 GiB of weights) but over the kernel's bound: refused, nothing allocated.
+    await expect(kernel.rows(seed, { m: 1, n: 65536, k: 65536, batch: 1 }, [0])).rejects.toThrow(/weights for k=65536, n=65536 are 8589934592 bytes, over this kernel's bound/);
+    const small = await createRowKernel({ maxWeightBytes: 1000, backend: "reference" });
+    await expect(small.rows(seed, { m: 1, n: 30, k: 10, batch: 1 }, [0])).rejects.toThrow(/over this kernel's bound of 1000/);
+    expect(await small.rows(seed, { m: 1, n: 20, k: 20, batch: 1 }, [0])).toHaveLength(1);
   });
 
   it("refuses work once closed", async () => {
@@ -162,5 +167,6 @@ describe("fallback to the TypeScript reference", () => {
   it("refuses bad options", async () => {
     await expect(createRowKernel({ threads: 0 })).rejects.toThrow(/threads/);
     await expect(createRowKernel({ cacheBytes: -1 })).rejects.toThrow(/cacheBytes/);
+    await expect(createRowKernel({ maxWeightBytes: 0 })).rejects.toThrow(/maxWeightBytes/);
   });
 });
