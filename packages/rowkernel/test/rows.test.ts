@@ -87,10 +87,10 @@ describe("onnxruntime row kernel", () => {
     }
   });
 
-  it("runs concurrent audits of several sizes on one kernel", async () => {
+  it("runs concurrent audits on one kernel, two at a time per size", async () => {
     const pick = params(99);
     const jobs = Array.from({ length: 6 }, (_, i) => {
-      const sizes: Sizes = { m: 16, n: 64 + 31 * (i % 3), k: 100 + i, batch: 1 };
+      const sizes: Sizes = { m: 16, n: 64 + 31 * (i % 3), k: 100, batch: 1 };
       return { seed: seedBytes(pick), sizes, rows: [pick(16), pick(16)] };
     });
     const got = await Promise.all(jobs.map((j) => kernel.rows(j.seed, j.sizes, j.rows)));
