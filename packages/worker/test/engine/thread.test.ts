@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { computeY2, deriveSeed, workRoot, type Sizes } from "@tops/protocol";
 import { createThreadedEngine, GpuError } from "../../src/engine";
 
-const seedOf = () => deriveSeed({ prevHash: randomBytes(32), deviceDid: "did:test:thread", nonce: 7 });
+const seedOf = () => deriveSeed({ pubkey: Uint8Array.from([2, ...randomBytes(32)]), prevHash: randomBytes(32), deviceDid: "did:test:thread", nonce: 7 });
 
 describe.each(["gl", "cpu"] as const)("threaded engine on %s", (backend) => {
   it("gives the reference's work_root and y2, attempt after attempt", async () => {

@@ -184,7 +184,7 @@ export class GpuEngine implements Engine {
     for (const sizes of checkSizesFor(v)) {
       const seed = new Uint8Array(randomBytes(32));
       try {
-        const got = await runner.run(v, sizes, seed, { returnY2: true, hashOn: this.opts.hashOn ?? "gpu", poison: true });
+        const got = await runner.run(v, sizes, seed, { returnY2: true, hashOn: this.opts.hashOn ?? "cpu", poison: true });
         const y2 = computeY2(seed, sizes);
         if (!equalBytes(got.y2!, y2)) {
           const at = y2.findIndex((b, i) => b !== got.y2![i]);
@@ -230,7 +230,7 @@ export class GpuEngine implements Engine {
       const exploring = this.chooser.chosen(size) === undefined;
       try {
         await this.verify(v);
-        const r = await this.runner!.run(v, sizes, seed, { returnY2: returnY2 === true, hashOn: this.opts.hashOn ?? "gpu", poison: this.opts.poison === true });
+        const r = await this.runner!.run(v, sizes, seed, { returnY2: returnY2 === true, hashOn: this.opts.hashOn ?? "cpu", poison: this.opts.poison === true });
         const wallMs = performance.now() - t0;
         this.chooser.record(size, name, r.gpuMs ?? wallMs);
         return { ...r, wallMs, variant: name, ...(exploring ? { exploring } : {}) };
