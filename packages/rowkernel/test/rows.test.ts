@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { attemptContext, computeRow, type Sizes } from "@tops/protocol";
+import { attemptContext, computeRow, deriveSeed, referenceRows, type Sizes } from "@tops/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRowKernel, referenceKernel, type RowKernel } from "../src/index";
 
@@ -44,6 +44,13 @@ describe("onnxruntime row kernel", () => {
       const got = await kernel.rows(seed, sizes, rows);
       expect(got, `case ${c}: ${JSON.stringify(sizes)} rows ${rows.join(",")}`).toEqual(expectedRows(seed, sizes, rows));
     }
+  });
+
+  it("equals the protocol's referenceRows for a v2 attempt (the aggregator's audit oracle)", async () => {
+    const seed = deriveSeed({ pubkey: Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 2 : i)), prevHash: new Uint8Array(32).fill(0xaa), deviceDid: "did:key:test", nonce: 42 });
+    const sizes: Sizes = { m: 256, n: 509, k: 257, batch: 3 };
+    const rows = [767, 0, 300, 511, 5, 256, 128, 700, 1, 2, 3, 4, 600, 601, 255, 766];
+    expect(await kernel.rows(seed, sizes, rows)).toEqual(referenceRows(seed, sizes, rows));
   });
 
   it("keeps the order asked, repeats included, and rows from every batch", async () => {
