@@ -102,6 +102,8 @@ export class LruByBytes<V> {
     } catch {
       return; // never built: nothing to release
     }
-    await this.release(value);
+    // Called unawaited on eviction: a failing release must not become an unhandled rejection,
+    // and there is nothing left to do with the value either way.
+    await this.release(value).catch(() => undefined);
   }
 }

@@ -60,6 +60,14 @@ describe("LruByBytes", () => {
     expect(await cache.with("x", 10, async () => "ok", async (v) => v)).toBe("ok");
   });
 
+  it("survives a release that fails", async () => {
+    const cache = new LruByBytes<string>(10, () => Promise.reject(new Error("release failed")));
+    await cache.with("a", 10, async () => "a", async (v) => v);
+    expect(await cache.with("b", 10, async () => "b", async (v) => v)).toBe("b"); // evicts a
+    await cache.clear();
+    expect(cache.size).toBe(0);
+  });
+
   it("clear releases everything idle", async () => {
     const { cache, released, use } = tracked();
     await use("a", 10);
