@@ -1,8 +1,9 @@
 export { allValue, buildDashboard, dashboardTitle, dashboardUid } from "./dashboard";
-export { scrapeJobs } from "./jobs";
+export { composeConfig, kubernetesConfig, kubernetesTarget, runbookAnchor, runbookUrl, scrapeJobs, type MixinConfig } from "./config";
+export { podMonitors, prometheusRule } from "./k8s";
 export { outputPaths, renderDashboardJson, renderOutputs, repoRoot, staleOutputs, writeOutputs } from "./outputs";
-export { dashboardScope, rulesScope, type QueryScope } from "./promql";
+export { dashboardScope, perWorker, rulesScope, type QueryScope } from "./promql";
 export { datasourceRef, datasourceVariable, units } from "./panels/common";
 export * from "./rules";
-export { renderRuleFile } from "./yaml";
+export { renderRuleFile, renderYaml, renderYamlStream } from "./yaml";
 export { PublishError, publishDashboard, readPublishConfig, runPublish, type PublishConfig, type PublishResult } from "./grafana-publish";

@@ -85,7 +85,8 @@ beforeAll(async () => {
   const configPath = join(workDir, "prometheus.yml");
   await writeFile(configPath, stringify({
     global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
-    rule_files: [outputPaths.rules],
+    // The worker's rules only, as with the contract's worker-only scrape config.
+    rule_files: [outputPaths.workerRules],
     scrape_configs: [{ job_name: scrapeJobs.worker, metrics_path: target.metricsPath, static_configs: [{ targets: [target.address] }] }],
   }));
   prometheus = spawnLogged(prometheusPath(), [

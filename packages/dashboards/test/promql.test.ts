@@ -3,7 +3,7 @@
  * names only series that exist: catalog metrics, recording rules, or `up`.
  */
 import { describe, expect, it } from "vitest";
-import { buildRuleFile, isAlertingRule } from "../src";
+import { buildRuleFile, composeConfig, isAlertingRule, kubernetesConfig } from "../src";
 import { generatedDashboard, interpolate, panelQueries } from "./support/grafana";
 import { counterRangeFunctions, knownSeries } from "./support/known-metrics";
 import { parsePromql } from "./support/promql";
@@ -30,8 +30,10 @@ const variableExprs: NamedExpr[] = (dashboard.templating?.list ?? [])
     return { where: `variable $${variable.name}`, expr: interpolate(selector, durations) };
   });
 
-const ruleExprs: NamedExpr[] = buildRuleFile().groups.flatMap((group) =>
-  group.rules.map((rule) => ({ where: `${group.name}/${isAlertingRule(rule) ? rule.alert : rule.record}`, expr: rule.expr })),
+const ruleExprs: NamedExpr[] = [composeConfig, kubernetesConfig].flatMap((config) =>
+  buildRuleFile(config).groups.flatMap((group) =>
+    group.rules.map((rule) => ({ where: `${config.name} ${group.name}/${isAlertingRule(rule) ? rule.alert : rule.record}`, expr: rule.expr })),
+  ),
 );
 
 const allExprs = [...dashboardExprs, ...variableExprs, ...ruleExprs];
