@@ -60,7 +60,9 @@ const baseEnv = (p: Awaited<ReturnType<typeof ports>>, devDir: string): Record<s
 });
 
 /** Ctrl-C: SIGINT to every process of the group at once. */
-const ctrlC = (s: Session): void => process.kill(-s.group, "SIGINT");
+const ctrlC = (s: Session): void => {
+  process.kill(-s.group, "SIGINT");
+};
 
 describe("pnpm dev", () => {
   it("runs the stack, prints URLs that exist, and Ctrl-C (SIGINT to the process group) stops everything with exit 0", async () => {
