@@ -6,7 +6,7 @@ import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { composeConfig } from "./config";
-import { buildDashboard } from "./dashboard";
+import { buildAggregatorDashboard, buildDashboard } from "./dashboard";
 import { podMonitors, prometheusRule } from "./k8s";
 import { aggregatorRuleGroups, workerRuleGroups } from "./rules";
 import { renderRuleFile, renderYaml, renderYamlStream } from "./yaml";
@@ -16,6 +16,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../
 
 export const outputPaths = {
   dashboard: join(repoRoot, "dashboards", "tops-worker.json"),
+  aggregatorDashboard: join(repoRoot, "dashboards", "tops-aggregator.json"),
   /** The worker's recording rules and alerts: all that a worker-only scrape config needs. */
   workerRules: join(repoRoot, "alerts", "tops-worker.rules.yml"),
   /** The aggregator's alerts: load it only where the aggregator is scraped. */
@@ -33,9 +34,14 @@ export function renderDashboardJson(): string {
   return `${JSON.stringify(buildDashboard(), null, 2)}\n`;
 }
 
+export function renderAggregatorDashboardJson(): string {
+  return `${JSON.stringify(buildAggregatorDashboard(), null, 2)}\n`;
+}
+
 export function renderOutputs(): RenderedFile[] {
   return [
     { path: outputPaths.dashboard, content: renderDashboardJson() },
+    { path: outputPaths.aggregatorDashboard, content: renderAggregatorDashboardJson() },
     { path: outputPaths.workerRules, content: renderRuleFile({ groups: workerRuleGroups(composeConfig) }) },
     { path: outputPaths.aggregatorRules, content: renderRuleFile({ groups: aggregatorRuleGroups(composeConfig) }) },
     { path: outputPaths.k8sMonitors, content: renderYamlStream(podMonitors()) },

@@ -12,7 +12,7 @@ import { parse, parseAllDocuments, stringify } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { readdirSync } from "node:fs";
 import {
-  buildRuleFile, composeConfig, isAlertingRule, kubernetesConfig, kubernetesTarget, outputPaths, repoRoot, scrapeJobs,
+  buildRuleFile, composeConfig, isAlertingRule, kubernetesConfig, kubernetesTarget, outputPaths, provisionedDatasourceName, repoRoot, scrapeJobs,
 } from "../src";
 import { promtoolPath } from "./support/binaries";
 import { execForm, parseDockerfile, type Stage } from "./support/dockerfile";
@@ -75,6 +75,8 @@ const { providers } = await readYaml<Providers>("deploy/grafana/provisioning/das
 describe("deploy/grafana/provisioning", () => {
   it("provisions Prometheus with a fixed uid as the default datasource", () => {
     expect(datasources).toEqual([expect.objectContaining({ uid: "prometheus", type: "prometheus", url: "http://prometheus:9090", isDefault: true })]);
+    // The dashboards' alert lists select the Prometheus rules by this datasource name.
+    expect(datasources[0]?.name).toBe(provisionedDatasourceName);
   });
 
   it("loads dashboards from the folder the repo's dashboards/ is mounted at", () => {
