@@ -9,7 +9,8 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort, getText, repoRoot, sampleValue, tempDir, waitFor } from "./harness";
+import { randomBytes } from "node:crypto";
+import { freePort, getText, repoRoot, sampleValue, startAggregator, tempDir, waitFor, type Aggregator } from "./harness";
 
 const hasPrometheus = spawnSync("sh", ["-c", "command -v prometheus"]).status === 0;
 
@@ -22,7 +23,10 @@ interface Session {
 }
 
 const sessions: Session[] = [];
-afterEach(() => {
+let aggregator: Aggregator | undefined;
+afterEach(async () => {
+  await aggregator?.proc.stop("SIGKILL");
+  aggregator = undefined;
   // Whatever a failed test left behind: the whole group, services included.
   for (const s of sessions.splice(0)) {
     try {
@@ -33,9 +37,9 @@ afterEach(() => {
   }
 });
 
-/** `pnpm dev` as a terminal job: its own process group, which Ctrl-C signals as a whole. */
-function startDev(env: Record<string, string>): Session {
-  const child = spawn("pnpm", ["dev"], {
+/** `pnpm <script>` as a terminal job: its own process group, which Ctrl-C signals as a whole. */
+function startDev(env: Record<string, string>, script = "dev"): Session {
+  const child = spawn("pnpm", [script], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -132,5 +136,25 @@ describe("pnpm dev", () => {
     expect(await dev.exited).toBe(0);
     expect(dev.output()).toMatch(/worker +exited \(0\)/);
     expect(dev.output()).not.toContain("second SIG");
+  });
+
+  // pnpm relays the terminal's SIGINT to its child, so one Ctrl-C reaches the worker twice (from
+  // the terminal and from pnpm, microseconds apart), and packages/worker/src/cli.ts exits 130 on
+  // any second signal. Needs the worker to ignore a repeat within ~1 s (as the aggregator's and
+  // scripts/dev.mjs's handlers already do); un-skip then. Fails about 2 runs in 3 today.
+  it.skip("pnpm worker: Ctrl-C (SIGINT to the process group) finishes the attempt in flight and exits 0 (SKIPPED until the worker ignores the SIGINT pnpm relays)", async () => {
+    aggregator = await startAggregator({});
+    const metricsPort = await freePort();
+    const worker = startDev({
+      WORKER_SK_HEX: randomBytes(32).toString("hex"), AGGREGATOR_URL: `${aggregator.url}/verify`, METRICS_HOST: "127.0.0.1",
+      METRICS_PORT: String(metricsPort), TOPS_BACKEND: "cpu", AUTOTUNE_DISABLE: "1", AUTOTUNE_SIZES: "32,32,32", RATE_LIMIT: "5",
+      SPOOL_DIR: join(tempDir("worker"), "spool"), LOG_LEVEL: "info",
+    }, "worker");
+    await waitFor("accepted attempts", async () => sampleValue(await getText(`http://127.0.0.1:${metricsPort}/prometheus`), "tops_worker_successful_attempts_total") >= 2, 60_000);
+    ctrlC(worker);
+    expect(await worker.exited, worker.output().slice(-3000)).toBe(0);
+    expect(worker.output()).toMatch(/"event":"signal","signal":"SIGINT"/);
+    expect(worker.output()).not.toContain("second SIG");
+    expect(worker.output()).not.toContain("ELIFECYCLE");
   });
 });
