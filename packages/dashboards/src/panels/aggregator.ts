@@ -5,6 +5,7 @@
  */
 import * as common from "@grafana/grafana-foundation-sdk/common";
 import * as stat from "@grafana/grafana-foundation-sdk/stat";
+import { catalog } from "@tops/metrics";
 import { runbookUrl } from "../config";
 import { counterName, gaugeName, histogramName, histogramSeriesName } from "../metrics";
 import { dashboardScope, histogramQuantile, maxBy, rate, ratioOrNothing, selector, sumBy } from "../promql";
@@ -13,6 +14,8 @@ import { alertListPanel, dashedThresholds, describePanel, perWorkerLegend, provi
 import type { PanelGroup } from "../layout";
 
 const scope = dashboardScope;
+/** The audit results the catalog lists (the label's closed set). */
+const auditResults: readonly string[] = (catalog.aggregatorAudits.labelValues as { result?: readonly string[] }).result ?? [];
 const receiptsRate = (by: readonly string[], extra: readonly string[] = []): string =>
   sumBy(by, rate(selector(counterName("aggregatorReceipts"), scope, extra), scope.window));
 const verifyQuantile = (q: number): string =>
@@ -104,7 +107,9 @@ function receipts(): SizedPanel[] {
     timeseriesPanel(),
     {
       title: "Audits by result",
-      description: `Re-computations per second by result (${counterName("aggregatorAudits")}): match, mismatch (a forged or broken result: the key is quarantined), error (the audit could not run).`,
+      description:
+        `Audits per second by result (${counterName("aggregatorAudits")}; results: ${auditResults.join(", ")}). ` +
+        "match: the worker's result checked out; mismatch: a forged or broken result, and the key is quarantined; the others: the audit could not be completed.",
       unit: units.countPerSecond,
     },
     [{ expr: sumBy(["result"], rate(selector(counterName("aggregatorAudits"), scope), scope.window)), legend: "{{result}}" }],
