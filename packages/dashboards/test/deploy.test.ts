@@ -77,6 +77,7 @@ describe("deploy/grafana/provisioning", () => {
     expect(datasources).toEqual([expect.objectContaining({ uid: "prometheus", type: "prometheus", url: "http://prometheus:9090", isDefault: true })]);
     // The dashboards' alert lists select the Prometheus rules by this datasource name.
     expect(datasources[0]?.name).toBe(provisionedDatasourceName);
+    expect(datasources[0]?.jsonData).toMatchObject({ manageAlerts: true });
   });
 
   it("loads dashboards from the folder the repo's dashboards/ is mounted at", () => {
