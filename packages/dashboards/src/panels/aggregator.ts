@@ -109,7 +109,7 @@ function receipts(): SizedPanel[] {
       title: "Audits by result",
       description:
         `Audits per second by result (${counterName("aggregatorAudits")}; results: ${auditResults.join(", ")}). ` +
-        "match: the worker's result checked out; mismatch: a forged or broken result, and the key is quarantined; the others: the audit could not be completed.",
+        "match: the opened rows checked out; mismatch: an opened row differs from the reference (forged or broken work), and bad_opening: the openings do not lead to work_root; both quarantine the key; timeout: no openings before the deadline; error: the aggregator could not check.",
       unit: units.countPerSecond,
     },
     [{ expr: sumBy(["result"], rate(selector(counterName("aggregatorAudits"), scope), scope.window)), legend: "{{result}}" }],
