@@ -90,6 +90,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
       ? new ThreadPoolRowChecker(config.auditThreads, config.auditQueueMax, config.auditKernel)
       : await createMainThreadRowChecker(config.auditKernel));
   const metrics = new AggregatorMetricsRegistry();
+  metrics.readFrom({ storedReceipts: () => ledger.size, quarantinedKeys: () => quarantine.activeCount(clock()) });
   const audits = new AuditPolicy(secret.secret, { rate: config.auditRate, rows: config.auditRows, timeoutMs: config.auditTimeoutMs });
   const pipeline = new VerifyPipeline({
     policy: config, audits, epochs, replay, ledger, quarantine, checker, metrics, log, clock,

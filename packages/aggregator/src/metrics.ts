@@ -5,6 +5,8 @@
  *   tops_aggregator_receipts_total{outcome="accepted"|"rejected", code="OK"|<error code>}
  *   tops_aggregator_verify_duration_ms   (histogram; parse → answer, excluding body upload time)
  *   tops_aggregator_audits_total{result="match"|"mismatch"|"bad_opening"|"timeout"|"error"}
+ *   tops_aggregator_stored_receipts, tops_aggregator_quarantined_keys   (read at scrape time)
+ *   tops_aggregator_verified_ops_total                                  (ops of newly stored receipts)
  */
 import { contentTypeOf, createAggregatorMetrics, negotiateFormat, renderRegistry, type AggregatorMetrics } from "@tops/metrics";
 import { Registry } from "prom-client";
@@ -15,13 +17,27 @@ export const ACCEPTED_CODE = "OK";
 
 export type AuditResult = "match" | "mismatch" | "bad_opening" | "timeout" | "error";
 
+/** Gauges read from the aggregator's state when scraped. */
+export interface GaugeSources {
+  readonly storedReceipts: () => number;
+  readonly quarantinedKeys: () => number;
+}
+
 export class AggregatorMetricsRegistry {
   readonly registry = new Registry();
   private readonly metrics: AggregatorMetrics = createAggregatorMetrics(this.registry);
+  private sources: GaugeSources | undefined;
 
-  accepted(durationMs: number): void {
+  /** Where the stored-receipts and quarantined-keys gauges come from (set once the ledger is open). */
+  readFrom(sources: GaugeSources): void {
+    this.sources = sources;
+  }
+
+  /** A newly stored receipt (`ops`: its int8 operations); not for duplicates. */
+  accepted(durationMs: number, ops = 0): void {
     this.metrics.receipts.inc({ outcome: "accepted", code: ACCEPTED_CODE });
     this.metrics.verifyDurationMs.observe(durationMs);
+    if (ops > 0) this.metrics.verifiedOps.inc(ops);
   }
 
   /** `durationMs` is absent for refusals before the pipeline (body too large, wrong media type). */
@@ -36,6 +52,10 @@ export class AggregatorMetricsRegistry {
 
   /** Exposition text for an Accept header, and its content type. */
   async render(accept: string | undefined): Promise<{ body: string; contentType: string }> {
+    if (this.sources) {
+      this.metrics.storedReceipts.set(this.sources.storedReceipts());
+      this.metrics.quarantinedKeys.set(this.sources.quarantinedKeys());
+    }
     const format = negotiateFormat(accept);
     return { body: await renderRegistry(this.registry, format), contentType: contentTypeOf(format) };
   }

@@ -15,7 +15,7 @@
  * Steps up to the claim of the attempt run without yielding to the event loop, so two concurrent
  * copies of one receipt cannot both pass: the second sees the first's claim.
  */
-import { bytesToHex, hexToBytes, MAX_RECEIPT_BYTES, OpeningsError, openingsProblem, parseOpenings, parseReceipt, ReceiptError, ReceiptErrorCode, type AuditRequest, type Receipt } from "@tops/protocol";
+import { attemptOps, bytesToHex, hexToBytes, MAX_RECEIPT_BYTES, OpeningsError, openingsProblem, parseOpenings, parseReceipt, ReceiptError, ReceiptErrorCode, type AuditRequest, type Receipt } from "@tops/protocol";
 import type { Logger } from "pino";
 import { attemptKey, type AuditPolicy } from "./audit-policy";
 import type { AggregatorConfig } from "./config";
@@ -357,7 +357,7 @@ export class VerifyPipeline {
       });
       replay.set(receipt, { kind: "stored", seq, audited });
       const durationMs = performance.now() - started;
-      this.deps.metrics.accepted(durationMs);
+      this.deps.metrics.accepted(durationMs, attemptOps(receipt.sizes));
       return { kind: "accepted", receipt, audited, seq, duplicate: false, durationMs };
     } catch (e) {
       replay.forget(receipt);

@@ -115,6 +115,25 @@ describe("several aggregators sharing one epoch secret", () => {
   });
 });
 
+describe("ledger metrics", () => {
+  it("stored receipts, verified ops (new receipts only, not duplicates) and quarantined keys on /metrics", async () => {
+    const agg = await started({ AUDIT_RATE: "1" });
+    const ch = await getChallenge(agg.url);
+    const honest = work(newKey(), ch, 1, { m: 8, n: 8, k: 8, batch: 2 });
+    expect(codeOf(await submit(agg.url, honest))).toBe("OK");
+    expect((await postVerify(agg.url, honest.receipt)).body.duplicate).toBe(true);
+    expect(codeOf(await submit(agg.url, work(newKey(), ch, 2, { m: 8, n: 8, k: 8, batch: 2 }, () => true)))).toBe("WORK_ROOT_MISMATCH");
+    const text = await (await fetch(`${agg.url}/metrics`)).text();
+    const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+    expect(value("tops_aggregator_stored_receipts")).toBe(1);
+    expect(value("tops_aggregator_verified_ops_total")).toBe(2 * (2 * 8 * 8 * 8 + 2 * 8 * 8 * 8));
+    expect(value("tops_aggregator_quarantined_keys")).toBe(1);
+    agg.clock.advance(3600_000 + 1);
+    const later = await (await fetch(`${agg.url}/metrics`)).text();
+    expect(later).toMatch(/^tops_aggregator_quarantined_keys 0$/m);
+  });
+});
+
 describe("soundness, measured", () => {
   // A worker that computed only a fraction f of its R rows passes an audit of s distinct rows with
   // probability C(fR, s) / C(R, s) (≤ f^s). Measured over many receipts through real /verify and

@@ -46,6 +46,8 @@ const REFUSAL_BY_CODE: Readonly<Record<string, SpoolRefusalReason>> = {
   KEY_QUARANTINED: "key_refused",
   BAD_SIGNATURE: "key_refused",
   BAD_PUBKEY: "key_refused",
+  // The Rust project's verifier answered sig_ok: false.
+  SIG_NOT_OK: "key_refused",
 };
 
 /** The bounded `reason` of tops_worker_spool_refused_total for an aggregator error code. */

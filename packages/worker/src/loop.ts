@@ -40,6 +40,8 @@ export interface LoopMetrics {
   verifiedOps(ops: number): void;
   setReceiptsQueued(n: number): void;
   receiptDropped(): void;
+  /** A spooled receipt the aggregator refused on resubmission: that work is lost. */
+  spoolReceiptRefused(code: string): void;
 }
 
 export type LoopEvent =
@@ -285,7 +287,7 @@ export class WorkerLoop {
         // Damaged on disk: it cannot be opened for an audit or trusted; drop it, said and counted.
         await spool.remove(entry.id);
         metrics.setReceiptsQueued(spool.size);
-        metrics.receiptDropped();
+        metrics.spoolReceiptRefused("SPOOL_DAMAGED");
         this.deps.onEvent?.({ type: "resubmitted", id: entry.id, outcome: "rejected", code: `SPOOL_DAMAGED: ${(e as Error).message}`, queued: spool.size });
         continue;
       }
@@ -301,6 +303,7 @@ export class WorkerLoop {
         metrics.verifiedOps(attemptOps(receipt.sizes));
         this.deps.onEvent?.({ type: "resubmitted", id: entry.id, nonce: receipt.nonce, outcome: "accepted", queued: spool.size });
       } else {
+        metrics.spoolReceiptRefused(outcome.code);
         this.deps.onEvent?.({ type: "resubmitted", id: entry.id, nonce: receipt.nonce, outcome: "rejected", code: outcome.code, queued: spool.size });
       }
     }

@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 function countingMetrics() {
-  const m = { ok: 0, ops: 0, verifiedOps: 0, failed: [] as string[], dropped: 0 };
+  const m = { ok: 0, ops: 0, verifiedOps: 0, failed: [] as string[], dropped: 0, refused: [] as string[] };
   const api: LoopMetrics = {
     attemptStarted: () => undefined,
     attemptSucceeded: ({ ops }) => ((m.ok += 1), (m.ops += ops)),
@@ -38,6 +38,7 @@ function countingMetrics() {
     verifiedOps: (ops) => void (m.verifiedOps += ops),
     setReceiptsQueued: () => undefined,
     receiptDropped: () => void m.dropped++,
+    spoolReceiptRefused: (code) => void m.refused.push(code),
   };
   return { m, api };
 }

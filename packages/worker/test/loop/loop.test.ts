@@ -60,7 +60,7 @@ class FakeAggregator {
 }
 
 function recordingMetrics() {
-  const m = { started: 0, ok: 0, ops: 0, verifiedOps: 0, failed: [] as string[], queued: 0, dropped: 0 };
+  const m = { started: 0, ok: 0, ops: 0, verifiedOps: 0, failed: [] as string[], queued: 0, dropped: 0, refused: [] as string[] };
   const api: LoopMetrics = {
     attemptStarted: () => void m.started++,
     attemptSucceeded: ({ ops }) => ((m.ok += 1), (m.ops += ops)),
@@ -68,6 +68,7 @@ function recordingMetrics() {
     verifiedOps: (ops) => void (m.verifiedOps += ops),
     setReceiptsQueued: (n) => void (m.queued = n),
     receiptDropped: () => void m.dropped++,
+    spoolReceiptRefused: (code) => void m.refused.push(code),
   };
   return { m, api };
 }
@@ -132,6 +133,25 @@ describe("worker loop", () => {
     const summary = await loop.run(new AbortController().signal);
     expect(summary).toMatchObject({ attempts: 3, accepted: 0, failed: 3, spooled: 0 });
     expect(m.failed).toEqual(["signature", "signature", "signature"]);
+  });
+
+  it("a spooled receipt refused on resubmission is counted as refused with its code, not silently lost", async () => {
+    agg.mode = "down";
+    const events: LoopEvent[] = [];
+    const { loop, m, spool } = await makeLoop(0, [], events);
+    const stop = new AbortController();
+    const running = loop.run(stop.signal);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(spool.size).toBeGreaterThan(0);
+    agg.mode = "reject";
+    await new Promise((r) => setTimeout(r, 800));
+    stop.abort();
+    await running;
+    agg.mode = "up";
+    expect(spool.size).toBe(0);
+    expect(m.refused.length).toBeGreaterThan(0);
+    expect(new Set(m.refused)).toEqual(new Set(["BAD_SIGNATURE"]));
+    expect(events.filter((e) => e.type === "resubmitted" && e.outcome === "rejected").length).toBe(m.refused.length);
   });
 
   it("drops a cached challenge the aggregator refuses as stale and fetches a fresh one", async () => {
