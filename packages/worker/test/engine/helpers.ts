@@ -3,9 +3,31 @@ import { readFileSync } from "node:fs";
 import { computeY2, workRoot, type Sizes } from "@tops/protocol";
 import { expect } from "vitest";
 import type { Engine } from "../../src/engine";
+import { inspectBackend, type BackendReport } from "../../src/engine/gpu/inspect";
 
 /** GL tests run unless TOPS_SKIP_GL_TESTS=1 (for CI images without Mesa's EGL/GLES libraries). */
 export const skipGl = process.env.TOPS_SKIP_GL_TESTS === "1";
+
+/**
+ * Backends that must start (CI sets gpu,gl with lavapipe installed and TOPS_ALLOW_SOFTWARE_GPU=1):
+ * there a backend that cannot start fails the suite instead of skipping it.
+ */
+export const requiredBackends: readonly string[] = (process.env.TOPS_TEST_REQUIRE_BACKENDS ?? "")
+  .split(",")
+  .map((b) => b.trim())
+  .filter(Boolean);
+
+/**
+ * What `kind` offers here (adapter, features, variants), or why it cannot run: tests take
+ * their expectations from this rather than from assumptions about the machine.
+ */
+export async function backendReport(kind: "gpu" | "gl"): Promise<BackendReport> {
+  if (kind === "gl" && skipGl) return { kind, ok: false, reason: "TOPS_SKIP_GL_TESTS=1" };
+  return inspectBackend(kind);
+}
+
+/** The skip reason for a backend that cannot run, as it goes into test names. */
+export const skippedBecause = (why: string | null): string => (why === null ? "" : ` — skipped: ${why}`);
 
 export const freshSeed = (): Uint8Array => crypto.getRandomValues(new Uint8Array(32));
 

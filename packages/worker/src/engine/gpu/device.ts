@@ -33,6 +33,8 @@ export interface DeviceCaps {
   /** WGSL language feature packed_4x8_integer_dot_product (dot4I8Packed). */
   readonly dot4: boolean;
   readonly timestamps: boolean;
+  /** WGSL `subgroups` (subgroupAdd, subgroup builtins) is enabled on the device. */
+  readonly subgroups: boolean;
   /** i8 × i8 → i32 subgroup-matrix shapes, when the feature could be enabled. */
   readonly subgroupMatrix: readonly SubgroupMatrixConfig[];
   readonly subgroupMaxSize: number;
@@ -101,8 +103,10 @@ export class GpuContext {
     const matrixConfigs = ((adapter.info as GPUAdapterInfo & AdapterInfoMatrix).subgroupMatrixConfigs ?? []).filter(
       (c) => c.componentType === "i8" && c.resultComponentType === "i32",
     );
-    const matrix = adapter.features.has(SUBGROUP_MATRIX_FEATURE) && adapter.features.has("subgroups") && matrixConfigs.length > 0;
-    if (matrix) features.push("subgroups", SUBGROUP_MATRIX_FEATURE);
+    const subgroups = adapter.features.has("subgroups");
+    if (subgroups) features.push("subgroups");
+    const matrix = adapter.features.has(SUBGROUP_MATRIX_FEATURE) && subgroups && matrixConfigs.length > 0;
+    if (matrix) features.push(SUBGROUP_MATRIX_FEATURE);
     let device: GPUDevice;
     try {
       // Feature names outside @webgpu/types' union are still valid strings for Dawn.
@@ -114,6 +118,7 @@ export class GpuContext {
     const caps: DeviceCaps = {
       dot4: wgslFeatures.has("packed_4x8_integer_dot_product"),
       timestamps,
+      subgroups,
       subgroupMatrix: matrix ? matrixConfigs : [],
       subgroupMaxSize: adapter.info.subgroupMaxSize ?? 0,
       maxWorkgroupStorage: l.maxComputeWorkgroupStorageSize,

@@ -160,6 +160,26 @@ export class AttemptRunner {
     return plan;
   }
 
+  /**
+   * Everything an attempt needs before the clock starts: buffers and weights for these sizes
+   * (the uploads waited for), pipelines compiled, bind groups made. Idempotent and cheap once done.
+   */
+  async prepare(variant: Variant, sizes: Sizes, hashOn: "gpu" | "cpu"): Promise<void> {
+    const label = `preparing ${sizesKey(sizes)} for ${variant.name}`;
+    try {
+      await this.ctx.scoped(label, async () => {
+        const fresh = !this.resident.has(sizesKey(sizes));
+        const r = this.resources(sizes);
+        await this.plan(variant, r);
+        if (hashOn === "gpu") await this.hashPlan(r);
+        if (fresh) await this.ctx.device.queue.onSubmittedWorkDone();
+      });
+    } catch (e) {
+      this.forget(sizes);
+      throw e;
+    }
+  }
+
   async run(variant: Variant, sizes: Sizes, seed: Uint8Array, opts: RunOptions): Promise<RunResult> {
     const label = `attempt ${sizesKey(sizes)} with ${variant.name}`;
     try {
