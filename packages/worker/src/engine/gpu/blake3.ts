@@ -51,7 +51,7 @@ function compressBody(): string {
   return lines.join("\n");
 }
 
-const COMPRESS = /* wgsl */ `
+export const COMPRESS = /* wgsl */ `
 fn rotr(x: u32, n: u32) -> u32 { return (x >> n) | (x << (32u - n)); }
 
 // BLAKE3 compression truncated to the 8 words a chaining value or a 32-byte root needs.

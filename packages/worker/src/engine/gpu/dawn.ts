@@ -2,8 +2,8 @@
  * Loading dawn.node (npm "webgpu") and opening an adapter for the "gpu" or "gl" backend.
  *
  * The addon is imported lazily so the CPU backend, the config and the autotuner work on
- * machines where it cannot load. Nothing here touches globalThis: the GPU object is owned by
- * the engine, and dropping it (plus device.destroy()) is what lets Node exit.
+ * machines where it cannot load. Dawn's globals are not installed on globalThis (only the
+ * setImmediate of ticks.ts is); destroying the device is what lets Node exit.
  */
 import { mkdirSync } from "node:fs";
 import os from "node:os";
@@ -139,15 +139,26 @@ export async function requestAdapter(gpu: GPU, kind: GpuBackendKind): Promise<GP
   return adapter;
 }
 
-/** Creates Dawn's GPU object for `kind` and takes its adapter. */
+/**
+ * One Dawn instance per backend kind for the life of the thread. dawn.node crashes (mutex
+ * assertions, SIGSEGV) when the garbage collector finalizes a dropped instance while another one
+ * is in use — seen in the bundled GPU check after inspectBackend, and under `--expose-gc`. Kept
+ * instances cost nothing once their devices are destroyed, and do not keep Node alive.
+ */
+const instances = new Map<GpuBackendKind, GPU>();
+
+/** Dawn's GPU object for `kind` (created once) and a fresh adapter from it. */
 export async function openAdapter(kind: GpuBackendKind): Promise<OpenedAdapter> {
   const { create } = await loadDawn();
   ensureGlEnvironment();
-  let gpu: GPU;
-  try {
-    gpu = create(dawnOptions(kind));
-  } catch (e) {
-    throw new GpuError("unsupported", `${kind}: cannot create the WebGPU instance: ${firstLine(errorText(e))}`, errorText(e), { cause: e });
+  let gpu = instances.get(kind);
+  if (!gpu) {
+    try {
+      gpu = create(dawnOptions(kind));
+    } catch (e) {
+      throw new GpuError("unsupported", `${kind}: cannot create the WebGPU instance: ${firstLine(errorText(e))}`, errorText(e), { cause: e });
+    }
+    instances.set(kind, gpu);
   }
   return { gpu, adapter: await requestAdapter(gpu, kind) };
 }

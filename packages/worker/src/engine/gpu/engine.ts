@@ -134,7 +134,7 @@ export class GpuEngine implements Engine {
     if (this.destroyed) return;
     this.destroyed = true;
     this.release();
-    this.gpu = null; // dawn.node keeps the process alive while its GPU object is reachable
+    this.gpu = null; // the instance itself stays cached in dawn.ts (dropping it can crash dawn.node)
     await this.chain;
   }
 

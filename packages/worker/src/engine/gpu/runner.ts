@@ -9,6 +9,7 @@ import { CHUNKS_SOURCE, PACK_SOURCE, PARENTS_SOURCE } from "./blake3";
 import { FOLD } from "./wgsl";
 import { MAP_READ, Usage, type GpuContext } from "./device";
 import { LEVEL_SLOT, SizeResources } from "./resources";
+import { noteSubmit } from "./ticks";
 import type { Step, Variant } from "./variants";
 
 export interface RunOptions {
@@ -222,6 +223,7 @@ export class AttemptRunner {
     const y2Read = opts.returnY2 || !hash ? r.y2ReadBuffer() : undefined;
     if (y2Read) enc.copyBufferToBuffer(r.y2, 0, y2Read, 0, r.layout.outBytes);
     q.submit([enc.finish()]);
+    noteSubmit();
 
     const readsBack = hash !== undefined || this.querySet !== undefined;
     try {

@@ -5,7 +5,10 @@
  * asynchronously (Vulkan) the waiting thread then spins at ~100 % of a core for the whole
  * attempt. It looks `setImmediate` up on the global object at each tick, so routing its native
  * callbacks through a 1 ms `setTimeout` turns the spin into ~1,000 cheap polls per second, with at
- * most ~1 ms added to a wait. JavaScript callbacks still get the real `setImmediate`.
+ * most ~1 ms added to a wait. Right after a submit (noteSubmit) ticks keep the real
+ * `setImmediate` for SPIN_WINDOW_MS, so a short attempt (a fraction of a millisecond on a big
+ * GPU) is not stretched to a whole timer period. JavaScript callbacks always get the real
+ * `setImmediate`.
  */
 
 export type TickMode = "sleep" | "spin";
@@ -14,9 +17,17 @@ type SetImmediate = typeof globalThis.setImmediate;
 
 /** Delay between two Dawn ticks while something is pending. */
 export const TICK_DELAY_MS = 1;
+/** How long after a submit ticks still spin (a short wait costs little CPU and no timer latency). */
+export const SPIN_WINDOW_MS = 0.5;
 
 let original: SetImmediate | undefined;
 let nativeTicks = 0;
+let spinUntil = 0;
+
+/** Called right after work is submitted: the next SPIN_WINDOW_MS of ticks spin. */
+export function noteSubmit(): void {
+  spinUntil = performance.now() + SPIN_WINDOW_MS;
+}
 
 /** Dawn's tick is a native function; JavaScript callbacks keep the real setImmediate. */
 export const routedThroughTimer = (fn: unknown): boolean => typeof fn === "function" && Function.prototype.toString.call(fn).includes("[native code]");
@@ -32,7 +43,7 @@ export function setTickMode(mode: TickMode): void {
   const real = globalThis.setImmediate;
   original = real;
   const sleepy = function (this: unknown, callback: (...args: unknown[]) => void, ...args: unknown[]) {
-    if (routedThroughTimer(callback)) {
+    if (routedThroughTimer(callback) && performance.now() >= spinUntil) {
       nativeTicks++;
       return setTimeout(callback, TICK_DELAY_MS, ...args);
     }
