@@ -1,12 +1,12 @@
 /**
  * startAggregator(): opens DATA_DIR (epoch secret, quarantine list, ledger → replay guard),
- * starts the auditor and the HTTP server, and returns where it listens and how to stop it.
+ * starts the row checker and the HTTP server, and returns where it listens and how to stop it.
  */
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ThreadPoolAuditor } from "./audit-pool";
-import { createReferenceAuditor, type Auditor } from "./auditor";
+import { maxOpeningsBytes } from "@tops/protocol";
+import { AuditPolicy } from "./audit-policy";
 import { configSummary, type AggregatorConfig } from "./config";
 import { EpochSchedule, loadOrCreateEpochSecret } from "./epochs";
 import { createRequestHandler, type HealthReport } from "./http";
@@ -15,6 +15,7 @@ import { createLogger, type Logger } from "./log";
 import { AggregatorMetricsRegistry } from "./metrics";
 import { Quarantine } from "./quarantine";
 import { ReplayGuard } from "./replay";
+import { createMainThreadRowChecker, ThreadPoolRowChecker, type RowChecker } from "./row-checker";
 import { NodeSignatureVerifier } from "./signature";
 import { VerifyPipeline } from "./verify";
 
@@ -23,10 +24,8 @@ export interface StartOptions {
   readonly clock?: () => number;
   /** Defaults to JSON lines on stdout at config.logLevel. */
   readonly logger?: Logger;
-  /** Replaces the reference auditor (e.g. engineAuditor over a GPU engine). Closed by close(). */
-  readonly auditor?: Auditor;
-  /** Replaces the random AUDIT_RATE choice (tests). */
-  readonly shouldAudit?: () => boolean;
+  /** Replaces the reference row checker (tests, or a faster kernel). Closed by close(). */
+  readonly checker?: RowChecker;
   /** How long close() lets requests in flight finish before cutting connections. Default 10 s. */
   readonly shutdownGraceMs?: number;
 }
@@ -38,7 +37,7 @@ export interface RunningAggregator {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
-  /** Stops accepting, lets requests in flight finish, flushes the ledger, stops the auditor. Idempotent. */
+  /** Stops accepting, lets requests in flight finish (at most the grace period), flushes the ledger, stops the row checker. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -72,7 +71,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   const { quarantine, report: quarantineReport } = await Quarantine.open(config.dataDir);
   let ledger: Ledger;
   try {
-    const opened = await Ledger.open(config.dataDir, (key) => replay.record(key));
+    const opened = await Ledger.open(config.dataDir, ({ key, seq, audited }) => replay.set(key, { kind: "stored", seq, audited }));
     ledger = opened.ledger;
     if (opened.report.repairedBytes > 0) {
       log.warn({ event: "ledger_repaired", path: ledger.path, truncatedBytes: opened.report.repairedBytes }, "the ledger ended in a torn line (a crash during a write); it was truncated");
@@ -86,13 +85,13 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   }
   log.info({ event: "ledger_loaded", entries: ledger.size, replayEntries: replay.size, quarantinedKeys: quarantine.activeCount(clock()) }, "ledger loaded");
 
-  const auditor = options.auditor
-    ?? (config.auditThreads > 0 && config.auditRate > 0 ? new ThreadPoolAuditor(config.auditThreads, config.auditQueueMax) : createReferenceAuditor());
+  const checker = options.checker
+    ?? (config.auditThreads > 0 && config.auditRate > 0 ? new ThreadPoolRowChecker(config.auditThreads, config.auditQueueMax) : createMainThreadRowChecker());
   const metrics = new AggregatorMetricsRegistry();
+  const audits = new AuditPolicy(secret.secret, { rate: config.auditRate, rows: config.auditRows, timeoutMs: config.auditTimeoutMs });
   const pipeline = new VerifyPipeline({
-    policy: config, epochs, replay, ledger, quarantine, auditor, metrics, log, clock,
+    policy: config, audits, epochs, replay, ledger, quarantine, checker, metrics, log, clock,
     signatures: new NodeSignatureVerifier(),
-    ...(options.shouldAudit ? { shouldAudit: options.shouldAudit } : {}),
   });
 
   const health = (): HealthReport => {
@@ -106,7 +105,10 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
       quarantined_keys: quarantine.activeCount(clock()),
       allowed_keys: config.allowedKeys === null ? "any" : config.allowedKeys.size,
       audit_rate: config.auditRate,
-      auditor: auditor.name,
+      audit_rows: config.auditRows,
+      audits_pending: pipeline.pendingAudits,
+      audits_queued: checker.queued,
+      auditor: checker.name,
     };
   };
 
@@ -117,14 +119,17 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
     // Timeouts are enforced by a periodic sweep; Node's default (30 s) would let them slip by that much.
     connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
     maxHeaderSize: 16 * 1024,
-  }, createRequestHandler({ pipeline, epochs, metrics, log, clock, maxBodyBytes: config.maxBodyBytes, health }));
+  }, createRequestHandler({
+    pipeline, epochs, metrics, log, clock, health, maxBodyBytes: config.maxBodyBytes,
+    maxOpeningsBytes: maxOpeningsBytes({ m: config.maxDim, n: config.maxDim, k: config.maxDim, batch: config.maxBatch }, config.auditRows),
+  }));
   server.maxHeadersCount = 100;
 
   let address: AddressInfo;
   try {
     address = await listen(server, config.port, config.host);
   } catch (e) {
-    await Promise.allSettled([ledger.close(), quarantine.close(), auditor.close()]);
+    await Promise.allSettled([ledger.close(), quarantine.close(), checker.close()]);
     throw e;
   }
   const url = clientUrl(config.host, address.port);
@@ -134,7 +139,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   } else if (config.allowedKeys.size === 0) {
     log.warn({ event: "empty_allow_list" }, "the allow list is empty: every receipt will be refused with KEY_NOT_ALLOWED");
   }
-  log.info({ event: "listening", url, host: config.host, port: address.port, auditor: auditor.name, config: configSummary(config) }, `aggregator listening on ${url}`);
+  log.info({ event: "listening", url, host: config.host, port: address.port, auditor: checker.name, config: configSummary(config) }, `aggregator listening on ${url}`);
 
   let closing: Promise<void> | null = null;
   const graceMs = options.shutdownGraceMs ?? 10_000;
@@ -146,17 +151,17 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
       const graceOver = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), graceMs);
       });
+      // New audits are not issued while stopping; those waiting for openings stop counting down (nothing is refused for our stop).
+      pipeline.stop();
       if ((await Promise.race([drained, graceOver])) === "timeout") {
-        // Cut what is left; audits still running are abandoned (their receipts answered 503, not stored).
-        pipeline.stop();
+        // Cut what is left; row checks still running are abandoned (their receipts answered 503, not stored).
         server.closeAllConnections();
-        await auditor.close();
+        await checker.close();
       }
       clearTimeout(timer);
-      pipeline.stop();
       // Appends already queued still reach the disk before the ledger closes.
       await pipeline.drain();
-      await Promise.allSettled([auditor.close(), ledger.close(), quarantine.close()]);
+      await Promise.allSettled([checker.close(), ledger.close(), quarantine.close()]);
       log.info({ event: "stopped" }, "aggregator stopped");
     })();
     return closing;

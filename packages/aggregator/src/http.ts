@@ -2,7 +2,9 @@
  * HTTP routes of the aggregator (node:http, no framework):
  *
  *   GET  /challenge   200 {epoch_id, prev_hash_hex, expires_at}
- *   POST /verify      200 {accepted: true, audited, seq, epoch_id, nonce} | 4xx/5xx {error: {code, message, field?}}
+ *   POST /verify      200 {accepted: true, audited, seq, epoch_id, nonce, duplicate?}
+ *                     | 202 {accepted: false, audit: {audit_id, rows, expires_at}} | 4xx/5xx {error: {code, message, field?}}
+ *   POST /audit       the openings of a 202 (SPEC.md §8): answered as /verify's final answer
  *   GET  /metrics     Prometheus text (OpenMetrics when asked for)
  *   GET  /healthz     200 {status: "ok", …} | 503 {status: "failing", …} when the ledger cannot be written
  *
@@ -29,13 +31,15 @@ export interface HttpDeps {
   readonly log: Logger;
   readonly clock: () => number;
   readonly maxBodyBytes: number;
+  /** Largest POST /audit body: AUDIT_ROWS openings at MAX_DIM. */
+  readonly maxOpeningsBytes: number;
   readonly health: () => HealthReport;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 /** Seconds a client should wait before retrying a 503. */
-const RETRY_AFTER_SECONDS: Partial<Record<string, string>> = { [A.OVERLOADED]: "1", [A.UNAVAILABLE]: "5" };
+const RETRY_AFTER_SECONDS: Partial<Record<string, string>> = { [A.OVERLOADED]: "1", [A.UNAVAILABLE]: "5", [A.IN_PROGRESS]: "1" };
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
@@ -121,21 +125,24 @@ function mediaTypeProblem(req: IncomingMessage): string | null {
 export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { pipeline, epochs, metrics, log, clock } = deps;
 
-  const verify: Handler = async (req, res) => {
+  /** POST /verify and POST /audit: read a bounded JSON body, run it through the pipeline, answer. */
+  const pipelineRoute = (limit: number, run: (body: Buffer) => Promise<VerifyOutcome>): Handler => async (req, res) => {
     const problem = mediaTypeProblem(req);
     if (problem) return refuseBeforePipeline(req, res, new VerifyRejection(A.UNSUPPORTED_MEDIA_TYPE, problem));
-    const body = await readBody(req, deps.maxBodyBytes);
+    const body = await readBody(req, limit);
     if (body.kind === "aborted") {
       log.debug({ event: "verify_aborted", remote: req.socket.remoteAddress }, "client went away before the body was complete");
       return;
     }
     if (body.kind === "too_large") {
-      return refuseBeforePipeline(req, res, new VerifyRejection(A.BODY_TOO_LARGE, `the body exceeds ${deps.maxBodyBytes} bytes`));
+      return refuseBeforePipeline(req, res, new VerifyRejection(A.BODY_TOO_LARGE, `the body exceeds ${limit} bytes`));
     }
-    const outcome = await pipeline.verify(body.bytes);
+    const outcome = await run(body.bytes);
     if (outcome.kind === "accepted") {
-      const { receipt, audited, seq } = outcome;
-      sendJson(res, 200, { accepted: true, audited, seq, epoch_id: receipt.epoch_id, nonce: receipt.nonce });
+      const { receipt, audited, seq, duplicate } = outcome;
+      sendJson(res, 200, { accepted: true, audited, seq, epoch_id: receipt.epoch_id, nonce: receipt.nonce, ...(duplicate ? { duplicate } : {}) });
+    } else if (outcome.kind === "audit") {
+      sendJson(res, 202, { accepted: false, audit: outcome.audit });
     } else {
       sendRejection(req, res, outcome.rejection);
     }
@@ -154,17 +161,19 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
     const fields = {
       event: "verify",
       outcome: outcome.kind,
-      status: outcome.kind === "accepted" ? 200 : outcome.rejection.status,
-      code: outcome.kind === "accepted" ? "OK" : outcome.rejection.code,
-      audited: outcome.audited,
+      status: outcome.kind === "accepted" ? 200 : outcome.kind === "audit" ? 202 : outcome.rejection.status,
+      code: outcome.kind === "rejected" ? outcome.rejection.code : "OK",
+      audited: outcome.kind === "audit" || outcome.audited,
       ms: Math.round(outcome.durationMs * 1000) / 1000,
       remote: req.socket.remoteAddress,
       ...(r ? { pubkey: r.pubkey_hex, device_did: r.device_did, epoch_id: r.epoch_id, nonce: r.nonce, sizes: r.sizes } : {}),
-      ...(outcome.kind === "accepted" ? { seq: outcome.seq } : {}),
+      ...(outcome.kind === "accepted" ? { seq: outcome.seq, duplicate: outcome.duplicate } : {}),
+      ...(outcome.kind === "audit" ? { rows: outcome.audit.rows.length, expires_at: outcome.audit.expires_at } : {}),
     };
-    if (outcome.kind === "accepted") log.info(fields, "receipt accepted");
+    if (outcome.kind === "accepted") log.info(fields, outcome.duplicate ? "receipt already accepted" : "receipt accepted");
+    else if (outcome.kind === "audit") log.info(fields, "audit requested");
     else if (outcome.rejection.status >= 500) log.error({ ...fields, err: outcome.cause }, outcome.rejection.message);
-    else if (outcome.rejection.code === A.WORK_ROOT_MISMATCH) log.warn(fields, outcome.rejection.message);
+    else if (outcome.rejection.code === A.WORK_ROOT_MISMATCH || outcome.rejection.code === A.OPENING_MISMATCH) log.warn(fields, outcome.rejection.message);
     else log.info(fields, outcome.rejection.message);
   }
 
@@ -172,7 +181,8 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
     "/challenge": {
       GET: async (_req, res) => sendJson(res, 200, epochs.challengeAt(clock())),
     },
-    "/verify": { POST: verify },
+    "/verify": { POST: pipelineRoute(deps.maxBodyBytes, (b) => pipeline.verify(b)) },
+    "/audit": { POST: pipelineRoute(deps.maxOpeningsBytes, (b) => pipeline.openings(b)) },
     "/metrics": {
       GET: async (req, res) => {
         const { body, contentType } = await metrics.render(req.headers.accept);
@@ -194,7 +204,7 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
     res.on("error", () => {});
     const path = (req.url ?? "/").split("?", 1)[0]!;
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (!route) return sendRejection(req, res, new VerifyRejection(A.NOT_FOUND, `no route ${JSON.stringify(path.slice(0, 100))}; try /challenge, /verify, /metrics or /healthz`));
+    if (!route) return sendRejection(req, res, new VerifyRejection(A.NOT_FOUND, `no route ${JSON.stringify(path.slice(0, 100))}; try /challenge, /verify, /audit, /metrics or /healthz`));
     const method = req.method === "HEAD" ? "GET" : (req.method ?? "");
     const handler = route[method];
     if (!handler) {

@@ -32,9 +32,16 @@ export function ledgerLine(seq: number, acceptedAt: number, audited: boolean, re
   return `{"seq":${seq},"accepted_at":${acceptedAt},"audited":${audited},"receipt":${serializeReceipt(receipt)}}`;
 }
 
+/** What start-up needs of each stored line. */
+export interface StoredEntry {
+  readonly seq: number;
+  readonly audited: boolean;
+  readonly key: StoredReceiptKey;
+}
+
 /** Checks the parts of a stored line the aggregator relies on; throws (→ corruption) otherwise. */
-function storedKey(value: unknown): { seq: number; key: StoredReceiptKey } {
-  const entry = value as Partial<Record<"seq" | "receipt", unknown>> | null;
+function storedKey(value: unknown): StoredEntry {
+  const entry = value as Partial<Record<"seq" | "receipt" | "audited", unknown>> | null;
   const r = (typeof entry?.receipt === "object" && entry.receipt !== null ? entry.receipt : {}) as Partial<Record<keyof StoredReceiptKey, unknown>>;
   const seq = entry?.seq;
   if (
@@ -46,7 +53,7 @@ function storedKey(value: unknown): { seq: number; key: StoredReceiptKey } {
   ) {
     throw new Error("not a ledger entry (needs seq and a receipt with pubkey_hex, sig_hex, epoch_id, nonce)");
   }
-  return { seq, key: { pubkey_hex: r.pubkey_hex, sig_hex: r.sig_hex, epoch_id: r.epoch_id, nonce: r.nonce } };
+  return { seq, audited: entry?.audited === true, key: { pubkey_hex: r.pubkey_hex, sig_hex: r.sig_hex, epoch_id: r.epoch_id, nonce: r.nonce } };
 }
 
 export class Ledger {
@@ -57,12 +64,12 @@ export class Ledger {
   ) {}
 
   /** Loads the ledger (repairing a torn tail), handing each stored receipt's key to `onEntry`. */
-  static async open(dataDir: string, onEntry: (key: StoredReceiptKey) => void): Promise<{ ledger: Ledger; report: LoadReport }> {
+  static async open(dataDir: string, onEntry: (entry: StoredEntry) => void): Promise<{ ledger: Ledger; report: LoadReport }> {
     let lastSeq = 0;
     const { file, report } = await JsonLinesFile.open(join(dataDir, LEDGER_FILE), (value) => {
-      const { seq, key } = storedKey(value);
-      lastSeq = Math.max(lastSeq, seq);
-      onEntry(key);
+      const entry = storedKey(value);
+      lastSeq = Math.max(lastSeq, entry.seq);
+      onEntry(entry);
     });
     return { ledger: new Ledger(file, lastSeq, report.records), report };
   }

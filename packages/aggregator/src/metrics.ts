@@ -4,7 +4,7 @@
  *
  *   tops_aggregator_receipts_total{outcome="accepted"|"rejected", code="OK"|<error code>}
  *   tops_aggregator_verify_duration_ms   (histogram; parse → answer, excluding body upload time)
- *   tops_aggregator_audits_total{result="match"|"mismatch"|"error"}
+ *   tops_aggregator_audits_total{result="match"|"mismatch"|"bad_opening"|"timeout"|"error"}
  */
 import { contentTypeOf, createAggregatorMetrics, negotiateFormat, renderRegistry, type AggregatorMetrics } from "@tops/metrics";
 import { Registry } from "prom-client";
@@ -13,7 +13,7 @@ import type { VerifyErrorCode } from "./errors";
 /** The `code` label of accepted receipts. */
 export const ACCEPTED_CODE = "OK";
 
-export type AuditResult = "match" | "mismatch" | "error";
+export type AuditResult = "match" | "mismatch" | "bad_opening" | "timeout" | "error";
 
 export class AggregatorMetricsRegistry {
   readonly registry = new Registry();

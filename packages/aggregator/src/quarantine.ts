@@ -12,14 +12,20 @@ import { JsonLinesFile, type LoadReport } from "./jsonl";
 
 export const QUARANTINE_FILE = "quarantine.jsonl";
 
-/** What the refused receipt claimed and what the audit computed, kept for the operator. */
+/** Which receipt failed and how, kept for the operator. */
 export interface QuarantineEvidence {
   readonly epoch_id: number;
   readonly nonce: number;
   readonly device_did: string;
   readonly sizes: { readonly m: number; readonly n: number; readonly k: number; readonly batch: number };
-  readonly claimed_work_root_hex: string;
-  readonly computed_work_root_hex: string;
+  readonly work_root_hex: string;
+  /** The first row whose opening failed, when one did. */
+  readonly row?: number;
+  /** What that row held according to the worker and according to the reference (WORK_ROOT_MISMATCH). */
+  readonly claimed_row_hex?: string;
+  readonly computed_row_hex?: string;
+  /** Human-readable reason (bad path, audit timeouts, …). */
+  readonly detail?: string;
 }
 
 export interface QuarantineRecord {

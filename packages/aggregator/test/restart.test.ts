@@ -5,13 +5,13 @@ import { signReceipt } from "@tops/protocol";
 import { describe, expect, it } from "vitest";
 import { CorruptFileError, EPOCH_SECRET_FILE, LEDGER_FILE } from "../src/index";
 import {
-  codeOf, getChallenge, honestBody, honestReceipt, LogCapture, newKey, postVerify, startTestAggregator, tempDir, TestClock,
+  codeOf, getChallenge, honestBody, honestReceipt, LogCapture, newKey, postVerify, startTestAggregator, submit, tempDir, TestClock, work,
 } from "./support";
 
 const ledgerText = (dataDir: string): string => readFileSync(join(dataDir, LEDGER_FILE), "utf8");
 
 describe("restart", () => {
-  it("reloads the ledger, refuses replays of old receipts and serves the same challenge", async () => {
+  it("reloads the ledger, answers old receipts with their seq (idempotent), refuses another receipt for an old nonce, serves the same challenge", async () => {
     const key = newKey();
     const dataDir = tempDir();
     const clock = new TestClock();
@@ -20,17 +20,19 @@ describe("restart", () => {
     const first = await startTestAggregator(env, { dataDir, clock });
     const ch = await getChallenge(first.url);
     const receipts = [1, 2, 3, 4, 5].map((n) => honestReceipt(key, ch, n));
-    for (const r of receipts) expect(codeOf(await postVerify(first.url, r))).toBe("OK");
+    for (const r of receipts) expect(codeOf(await submit(first.url, r))).toBe("OK");
     await first.close();
     expect(statSync(join(dataDir, EPOCH_SECRET_FILE)).mode & 0o777).toBe(0o600);
 
     const second = await startTestAggregator(env, { dataDir, clock });
     try {
       expect(await getChallenge(second.url)).toEqual(ch);
-      for (const r of receipts) expect(codeOf(await postVerify(second.url, r))).toBe("REPLAY");
+      for (const [i, r] of receipts.entries()) expect((await postVerify(second.url, r)).body).toMatchObject({ accepted: true, duplicate: true, seq: i + 1, audited: true });
+      const other = signReceipt({ ...honestBody(key, ch, 3), time_ms: 1234 }, key.sk);
+      expect(codeOf(await postVerify(second.url, other))).toBe("REPLAY");
       const health = (await (await fetch(`${second.url}/healthz`)).json()) as { ledger_entries: number; replay_entries: number };
       expect(health).toMatchObject({ ledger_entries: 5, replay_entries: 5 });
-      const next = await postVerify(second.url, honestReceipt(key, ch, 6));
+      const next = await submit(second.url, honestReceipt(key, ch, 6));
       expect(next.body).toMatchObject({ accepted: true, seq: 6 });
       expect(ledgerText(dataDir).trim().split("\n").map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 2, 3, 4, 5, 6]);
     } finally {
@@ -44,7 +46,7 @@ describe("restart", () => {
     const clock = new TestClock();
     const first = await startTestAggregator({}, { dataDir, clock });
     const ch = await getChallenge(first.url);
-    expect(codeOf(await postVerify(first.url, honestReceipt(key, ch, 1)))).toBe("OK");
+    expect(codeOf(await submit(first.url, honestReceipt(key, ch, 1)))).toBe("OK");
     await first.close();
     const clean = ledgerText(dataDir);
     // A crash in the middle of a write: half a line, no newline, then zero-filled blocks.
@@ -56,8 +58,8 @@ describe("restart", () => {
       const repaired = logs.lines.find((l) => l.event === "ledger_repaired");
       expect(repaired).toMatchObject({ level: 40, truncatedBytes: 44 });
       expect(ledgerText(dataDir)).toBe(clean);
-      expect(codeOf(await postVerify(second.url, honestReceipt(key, ch, 1)))).toBe("REPLAY");
-      expect(codeOf(await postVerify(second.url, honestReceipt(key, ch, 2)))).toBe("OK");
+      expect((await postVerify(second.url, honestReceipt(key, ch, 1))).body).toMatchObject({ duplicate: true, seq: 1 });
+      expect(codeOf(await submit(second.url, honestReceipt(key, ch, 2)))).toBe("OK");
       const lines = ledgerText(dataDir).split("\n");
       expect(lines.at(-1)).toBe("");
       expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as { receipt: { nonce: number } }).receipt.nonce)).toEqual([1, 2]);
@@ -72,7 +74,7 @@ describe("restart", () => {
     const key = newKey();
     const first = await startTestAggregator({}, { dataDir, clock });
     const ch = await getChallenge(first.url);
-    for (const n of [1, 2]) expect(codeOf(await postVerify(first.url, honestReceipt(key, ch, n)))).toBe("OK");
+    for (const n of [1, 2]) expect(codeOf(await submit(first.url, honestReceipt(key, ch, n)))).toBe("OK");
     await first.close();
     const [a, b] = ledgerText(dataDir).trim().split("\n");
     writeFileSync(join(dataDir, LEDGER_FILE), `${a}\n{"torn\n${b}\n`);
@@ -85,13 +87,12 @@ describe("restart", () => {
     const clock = new TestClock();
     const first = await startTestAggregator({ AUDIT_RATE: "1", QUARANTINE_SECONDS: "600" }, { dataDir, clock });
     const ch = await getChallenge(first.url);
-    const forged = signReceipt({ ...honestBody(ch, 1), work_root_hex: "33".repeat(32) }, key.sk);
-    expect(codeOf(await postVerify(first.url, forged))).toBe("WORK_ROOT_MISMATCH");
+    expect(codeOf(await submit(first.url, work(key, ch, 1, undefined, () => true)))).toBe("WORK_ROOT_MISMATCH");
     await first.close();
 
     const second = await startTestAggregator({ AUDIT_RATE: "1", QUARANTINE_SECONDS: "600" }, { dataDir, clock });
     try {
-      expect(codeOf(await postVerify(second.url, honestReceipt(key, ch, 2)))).toBe("KEY_QUARANTINED");
+      expect(codeOf(await submit(second.url, honestReceipt(key, ch, 2)))).toBe("KEY_QUARANTINED");
     } finally {
       await second.close();
     }

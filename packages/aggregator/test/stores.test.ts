@@ -67,28 +67,36 @@ describe("JsonLinesFile", () => {
 describe("ReplayGuard", () => {
   const r = (epoch_id: number, nonce: number, sig = `${epoch_id}-${nonce}`, pubkey_hex = "02aa") => ({ epoch_id, nonce, sig_hex: sig, pubkey_hex });
 
-  it("flags a seen attempt and a seen signature under any key; forget() undoes a reservation", () => {
+  it("flags a seen attempt and a seen signature under any key; the same receipt is 'same' with its state; forget() undoes a claim", () => {
     const g = new ReplayGuard();
     g.advanceTo(10);
-    g.record(r(10, 1, "s1"));
+    g.set(r(10, 1, "s1"), { kind: "in_flight" });
     expect(g.violation(r(10, 1, "other"))).toBe("attempt");
     expect(g.violation(r(10, 2, "s1", "03bb"))).toBe("signature");
     expect(g.violation(r(10, 1, "s9", "03bb"))).toBeNull();
     expect(g.violation(r(9, 1, "s9"))).toBeNull();
+    expect(g.lookup(r(10, 1, "s1"))).toEqual({ kind: "same", state: { kind: "in_flight" } });
+    g.set(r(10, 1, "s1"), { kind: "stored", seq: 7, audited: true });
+    expect(g.lookup(r(10, 1, "s1"))).toEqual({ kind: "same", state: { kind: "stored", seq: 7, audited: true } });
+    expect(g.size).toBe(1);
+    g.forget(r(10, 1, "other"));
+    expect(g.size).toBe(1);
     g.forget(r(10, 1, "s1"));
-    expect(g.violation(r(10, 1, "s1"))).toBeNull();
+    expect(g.lookup(r(10, 1, "s1"))).toEqual({ kind: "new" });
+    expect(g.violation(r(10, 2, "s1", "03bb"))).toBeNull();
     expect(g.size).toBe(0);
   });
 
   it("forgets epochs that can no longer be fresh, keeping one of slack", () => {
     const g = new ReplayGuard();
     g.advanceTo(10);
-    for (const e of [7, 8, 9, 10]) g.record(r(e, 1));
+    for (const e of [7, 8, 9, 10]) g.set(r(e, 1), { kind: "stored", seq: e, audited: false });
     expect(g.size).toBe(3);
     g.advanceTo(11);
     expect(g.size).toBe(2);
-    expect(g.violation(r(9, 1))).toBe("attempt");
-    expect(g.violation(r(8, 1))).toBeNull();
+    expect(g.lookup(r(9, 1)).kind).toBe("same");
+    expect(g.violation(r(9, 1, "other"))).toBe("attempt");
+    expect(g.lookup(r(8, 1)).kind).toBe("new");
   });
 });
 

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import {
-  bytesToHex, deriveSeed, hexToBytes, publicKeyHex, referenceWorkRoot, serializeReceipt, signReceipt,
-  type Receipt, type ReceiptBody, type Sizes,
+  bytesToHex, computeY2, deriveSeed, hexToBytes, MerkleTree, openRows, publicKeyHex, rowLeaves, serializeOpenings, serializeReceipt, signReceipt,
+  type AuditRequest, type Receipt, type ReceiptBody, type Sizes,
 } from "@tops/protocol";
 import { pino } from "pino";
 import { configFromEnv, startAggregator, type Challenge, type RunningAggregator, type StartOptions } from "../src/index";
@@ -81,22 +81,75 @@ export async function getChallenge(url: string): Promise<Challenge> {
 
 export const SMALL: Sizes = { m: 16, n: 16, k: 16, batch: 1 };
 
+/** An attempt's y2 as the worker computed it (honestly or not), its tree, and the signed receipt. */
+export interface Work {
+  readonly receipt: Receipt;
+  readonly y2: Uint8Array;
+  readonly tree: MerkleTree;
+}
+
+/** y2 of the attempt a receipt names, by the protocol reference. */
+export function referenceY2(r: Pick<Receipt, "pubkey_hex" | "prev_hash_hex" | "device_did" | "nonce" | "sizes">): Uint8Array {
+  return computeY2(deriveSeed({ pubkey: hexToBytes(r.pubkey_hex), prevHash: hexToBytes(r.prev_hash_hex), deviceDid: r.device_did, nonce: r.nonce }), r.sizes);
+}
+
+/**
+ * Signs a receipt committing to y2 as the worker holds it. `fake(row)` marks rows the worker did not
+ * compute: they hold other bytes (still 0..127), committed in the tree like the real ones.
+ */
+export function work(key: TestKey, ch: Challenge, nonce: number, sizes: Sizes = SMALL, fake: (row: number) => boolean = () => false, deviceDid = "did:test:device-1"): Work {
+  const body = { device_did: deviceDid, epoch_id: ch.epoch_id, prev_hash_hex: ch.prev_hash_hex, nonce, sizes, pubkey_hex: key.pubkeyHex };
+  const y2 = referenceY2(body);
+  for (let r = 0; r < sizes.batch * sizes.m; r++) {
+    if (!fake(r)) continue;
+    for (let j = 0; j < sizes.n; j++) y2[r * sizes.n + j] = (y2[r * sizes.n + j]! + 1 + j) % 128;
+  }
+  const tree = MerkleTree.fromLeaves(rowLeaves(sizes, y2));
+  const receipt = signReceipt({
+    device_did: deviceDid, epoch_id: ch.epoch_id, prev_hash_hex: ch.prev_hash_hex, nonce, work_root_hex: bytesToHex(tree.root), sizes,
+    time_ms: 12, kernel_ver: "ts-ref/1", driver_hint: "cpu test",
+  }, key.sk);
+  return { receipt, y2, tree };
+}
+
 /** The body a worker would sign for a challenge, with the work_root computed by the protocol reference. */
-export function honestBody(ch: Challenge, nonce: number, sizes: Sizes = SMALL, deviceDid = "did:test:device-1"): ReceiptBody {
-  const seed = deriveSeed({ prevHash: hexToBytes(ch.prev_hash_hex), deviceDid, nonce });
-  return {
-    device_did: deviceDid, epoch_id: ch.epoch_id, prev_hash_hex: ch.prev_hash_hex, nonce,
-    work_root_hex: bytesToHex(referenceWorkRoot(seed, sizes)), sizes, time_ms: 12, kernel_ver: "ts-ref/1", driver_hint: "cpu test",
-  };
+export function honestBody(key: TestKey, ch: Challenge, nonce: number, sizes: Sizes = SMALL, deviceDid = "did:test:device-1"): ReceiptBody {
+  const { receipt } = work(key, ch, nonce, sizes, () => false, deviceDid);
+  const { sig_hex: _sig, pubkey_hex: _pk, protocol_version: _v, ...body } = receipt;
+  return body;
 }
 
 export function honestReceipt(key: TestKey, ch: Challenge, nonce: number, sizes: Sizes = SMALL): Receipt {
-  return signReceipt(honestBody(ch, nonce, sizes), key.sk);
+  return signReceipt(honestBody(key, ch, nonce, sizes), key.sk);
+}
+
+/** The openings body for an audit request, from the worker's own y2 and tree. */
+export function openingsFor(w: Work, audit: AuditRequest): string {
+  const { n } = w.receipt.sizes;
+  return serializeOpenings({ audit_id: audit.audit_id, receipt: w.receipt, openings: openRows(w.tree, audit.rows, (row) => w.y2.subarray(row * n, (row + 1) * n)) });
+}
+
+/** POSTs openings (string as is, object → JSON) to /audit. */
+export async function postAudit(url: string, body: string | object): Promise<Answer> {
+  const res = await fetch(`${url}/audit`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Answer["body"]) : {}, headers: res.headers };
+}
+
+/**
+ * What an honest worker does: POST /verify; on 202 open the requested rows from its own y2
+ * and POST /audit. A bare receipt is opened from the reference's y2. `first` is /verify's answer.
+ */
+export async function submit(url: string, w: Work | Receipt): Promise<Answer & { first: Answer }> {
+  const full: Work = "tree" in w ? w : { receipt: w, y2: referenceY2(w), tree: MerkleTree.fromLeaves(rowLeaves(w.sizes, referenceY2(w))) };
+  const first = await postVerify(url, full.receipt);
+  if (first.status !== 202 || !first.body.audit) return { ...first, first };
+  return { ...(await postAudit(url, openingsFor(full, first.body.audit))), first };
 }
 
 export interface Answer {
   readonly status: number;
-  readonly body: { accepted?: boolean; audited?: boolean; seq?: number; error?: { code: string; message: string; field?: string } };
+  readonly body: { accepted?: boolean; audited?: boolean; seq?: number; duplicate?: boolean; audit?: AuditRequest; error?: { code: string; message: string; field?: string } };
   readonly headers: Headers;
 }
 
@@ -109,4 +162,4 @@ export async function postVerify(url: string, receipt: Receipt | string | Uint8A
 }
 
 /** The code of a refusal, or "OK". */
-export const codeOf = (a: Answer): string => a.body.error?.code ?? (a.body.accepted ? "OK" : "?");
+export const codeOf = (a: Answer): string => a.body.error?.code ?? (a.body.accepted ? "OK" : a.body.audit ? "AUDIT" : "?");

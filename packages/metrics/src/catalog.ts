@@ -83,8 +83,8 @@ export const catalog = {
     buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500], contract: false,
   }),
   aggregatorAudits: metric({
-    name: "tops_aggregator_audits_total", type: "counter", help: "Audits (re-computations) done, by result", unit: "count",
-    labels: ["result"], labelValues: { result: ["match", "mismatch", "error"] }, contract: false,
+    name: "tops_aggregator_audits_total", type: "counter", help: "Audits (row openings checked against the reference), by result", unit: "count",
+    labels: ["result"], labelValues: { result: ["match", "mismatch", "bad_opening", "timeout", "error"] }, contract: false,
   }),
 } as const;
 

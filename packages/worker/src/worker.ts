@@ -10,6 +10,7 @@ import { workerConfigFromEnv } from "./config";
 import { Autotuner, createEngine, createThreadedEngine, engineConfigFromEnv, type Engine } from "./engine";
 import type { Env } from "@tops/env";
 import { WorkerLoop, type LoopEvent, type LoopSummary } from "./loop";
+import { AttemptMemory, RowOpener } from "./openings";
 import { RateLimiter } from "./rate-limiter";
 import { Spool } from "./spool";
 
@@ -70,7 +71,9 @@ export async function runWorker({ env, log, signal, onEvent, onBreaker }: RunWor
         log.warn({ event: "breaker", state }, `circuit breaker ${state}`);
       },
     });
+    const memory = new AttemptMemory(worker.openingsMemoryBytes);
     const loop = new WorkerLoop({
+      memory, opener: new RowOpener(memory, engine), staticChallenge: worker.staticChallenge,
       deviceDid: worker.deviceDid, secretKey: worker.secretKey, maxRetries: worker.maxRetries,
       backoff: { baseMs: worker.retryBaseMs, maxMs: worker.retryMaxMs }, maxAttempts: worker.maxAttempts,
       engine, sizes: tuner, breaker, spool, metrics, rateLimiter: new RateLimiter(worker.rateLimit),
@@ -108,7 +111,13 @@ function logEvent(log: Logger, e: LoopEvent): void {
       log.warn({ event: e.type, nonce: e.nonce, queued: e.queued, dropped: e.dropped }, "receipt spooled for resubmission");
       break;
     case "resubmitted":
-      log.info({ event: e.type, id: e.id, outcome: e.outcome, code: e.code }, `spooled receipt ${e.outcome}`);
+      log.info({ event: e.type, id: e.id, nonce: e.nonce, outcome: e.outcome, code: e.code }, `spooled receipt ${e.outcome}`);
+      break;
+    case "audit":
+      log.info({ event: e.type, nonce: e.nonce, rows: e.rows, outcome: e.outcome, code: e.code }, `audit of nonce ${e.nonce} answered (${e.rows} rows): ${e.outcome}`);
+      break;
+    case "static_challenge":
+      log.warn({ event: e.type, epochId: e.epochId, reason: e.reason }, `the aggregator has no challenge endpoint (${e.reason}); working on the static challenge EPOCH_ID=${e.epochId}, PREV_HASH_HEX`);
       break;
   }
 }

@@ -11,7 +11,7 @@ import { backendReport, skipGl, skippedBecause } from "./helpers";
 const gpu = await backendReport("gpu");
 const gpuSkip = gpu.ok ? null : gpu.reason;
 
-const seedOf = () => deriveSeed({ prevHash: randomBytes(32), deviceDid: "did:test:thread", nonce: 7 });
+const seedOf = () => deriveSeed({ pubkey: Uint8Array.from([2, ...randomBytes(32)]), prevHash: randomBytes(32), deviceDid: "did:test:thread", nonce: 7 });
 
 const BACKENDS = [
   ["gpu", gpuSkip],

@@ -14,6 +14,7 @@ import { AggregatorClient } from "../../src/aggregator-client";
 import { CircuitBreaker, type BreakerState } from "../../src/circuit-breaker";
 import { createCpuEngine } from "../../src/engine";
 import { WorkerLoop, type LoopEvent, type LoopMetrics } from "../../src/loop";
+import { AttemptMemory, RowOpener } from "../../src/openings";
 import { RateLimiter } from "../../src/rate-limiter";
 import { Spool } from "../../src/spool";
 
@@ -81,9 +82,12 @@ afterAll(() => agg.close());
 async function makeLoop(maxAttempts: number, breakerStates: BreakerState[], events: LoopEvent[]) {
   const { m, api } = recordingMetrics();
   const spool = await Spool.open(mkdtempSync(join(tmpdir(), "loop-spool-")), 100);
+  const engine = createCpuEngine();
+  const memory = new AttemptMemory(1 << 20);
   const loop = new WorkerLoop({
+    memory, opener: new RowOpener(memory, engine), staticChallenge: { epochId: 1, prevHashHex: "a".repeat(64) },
     deviceDid: "did:test:loop", secretKey: secretKeyFromHex(bytesToHex(randomBytes(31)).padStart(64, "1")), maxRetries: 1,
-    backoff: { baseMs: 5, maxMs: 10 }, maxAttempts, engine: createCpuEngine(),
+    backoff: { baseMs: 5, maxMs: 10 }, maxAttempts, engine,
     sizes: { next: () => sizes, record: () => undefined },
     client: new AggregatorClient({ verifyUrl: `${agg.url}/verify`, challengeUrl: `${agg.url}/challenge`, timeoutMs: 2000 }),
     spool, breaker: new CircuitBreaker({ threshold: 3, cooldownMs: 300, onChange: (s) => breakerStates.push(s) }),

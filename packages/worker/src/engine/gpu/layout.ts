@@ -5,7 +5,11 @@
  * pipeline.ts. A row whose length is not a multiple of 4 ends in a word whose unused high bytes
  * are 0, which adds nothing to a dot product.
  */
-import { W1_KEY, W2_KEY, genWord, shift1, shift2, workRootHeader, type GenKey, type Sizes } from "@tops/protocol";
+import { W1_KEY, W2_KEY, concatBytes, genWord, shift1, shift2, u32le, utf8, type GenKey, type Sizes } from "@tops/protocol";
+
+/** Header of the v1 flat hash that the GPU kernel still computes; protocol v2 hashes rows (issue 11 replaces this). */
+const flatHashHeader = (s: Sizes): Uint8Array =>
+  concatBytes(utf8("tops-work/v1/work_root"), new Uint8Array([0]), u32le(s.m), u32le(s.n), u32le(s.k), u32le(s.batch));
 import { CHUNK_BYTES, MAX_HEADER_BYTES, levelCounts } from "./blake3";
 
 export interface Layout {
@@ -33,7 +37,7 @@ export const tailMask = (cols: number): number => (cols % 4 === 0 ? 0xffffffff :
 export function layoutFor(sizes: Sizes): Layout {
   const rows = sizes.m * sizes.batch;
   const NW = Math.ceil(sizes.n / 4);
-  const header = workRootHeader(sizes);
+  const header = flatHashHeader(sizes);
   const messageBytes = header.length + rows * sizes.n;
   const chunks = Math.ceil(messageBytes / CHUNK_BYTES);
   return {

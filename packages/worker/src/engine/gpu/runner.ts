@@ -3,7 +3,7 @@
  * most recent sizes), records one compute pass per attempt (GEMMs, then the hash), and reads
  * back the 32-byte digest (plus y2 only when asked or when hashing on the CPU).
  */
-import { activationKey, workRootHasher, type Sizes } from "@tops/protocol";
+import { activationKey, merkleRoot, rowLeaf, type Sizes } from "@tops/protocol";
 import { GpuError, errorText, firstLine } from "../errors";
 import { CHUNKS_SOURCE, PACK_SOURCE, PARENTS_SOURCE } from "./blake3";
 import { FOLD } from "./wgsl";
@@ -20,6 +20,8 @@ export interface RunOptions {
 
 export interface RunResult {
   readonly workRoot: Uint8Array;
+  /** Row leaves (rows·32 bytes); empty when the GPU computed only the flat hash. */
+  readonly leaves: Uint8Array;
   readonly y2?: Uint8Array;
   readonly gpuMs?: number;
 }
@@ -241,22 +243,22 @@ export class AttemptRunner {
         }
       }
       let y2: Uint8Array | undefined;
+      let leaves: Uint8Array | undefined;
       if (y2Read) {
         const padded = new Uint8Array(y2Read.getMappedRange(0, r.layout.outBytes));
         const { n } = sizes;
         const stride = r.layout.NW * 4;
         if (!hash) {
-          const h = workRootHasher(sizes);
-          if (stride === n) h.update(padded);
-          else for (let row = 0; row < r.layout.rows; row++) h.update(padded.subarray(row * stride, row * stride + n));
-          workRoot = h.digest();
+          leaves = new Uint8Array(r.layout.rows * 32);
+          for (let row = 0; row < r.layout.rows; row++) leaves.set(rowLeaf(sizes, row, padded.subarray(row * stride, row * stride + n)), row * 32);
+          workRoot = merkleRoot(leaves);
         }
         if (opts.returnY2) {
           y2 = new Uint8Array(r.layout.rows * n);
           for (let row = 0; row < r.layout.rows; row++) y2.set(padded.subarray(row * stride, row * stride + n), row * n);
         }
       }
-      return { workRoot: workRoot!, ...(y2 ? { y2 } : {}), ...(gpuMs !== undefined ? { gpuMs } : {}) };
+      return { workRoot: workRoot!, leaves: leaves ?? new Uint8Array(0), ...(y2 ? { y2 } : {}), ...(gpuMs !== undefined ? { gpuMs } : {}) };
     } finally {
       if (r.readback.mapState === "mapped") r.readback.unmap();
       if (y2Read?.mapState === "mapped") y2Read.unmap();
