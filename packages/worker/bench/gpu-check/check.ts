@@ -8,7 +8,8 @@
  *    cannot run here;
  *  - exactness of every variant at several sizes: y2 rows sampled against the protocol's
  *    row-at-a-time reference (`computeRow`: fast even at 8192³), every row at small sizes, and
- *    the GPU work_root against the TypeScript BLAKE3 of the GPU's own y2;
+ *    the GPU's row leaves and work_root against the protocol's rowLeaves/merkleRoot of the
+ *    GPU's own y2;
  *  - throughput per variant and size from GPU timestamps and from wall time, with CPU time per
  *    attempt (process, and the thread that waits for the GPU);
  *  - busy-waiting: CPU per attempt with dawn.node's spinning tick and with the engine's sleeping one;
@@ -20,7 +21,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { attemptContext, attemptOps, computeRow, computeY2, workRoot, type AttemptContext, type Sizes } from "@tops/protocol";
+import { attemptContext, attemptOps, computeRow, computeY2, merkleRoot, rowLeaves, type AttemptContext, type Sizes } from "@tops/protocol";
 import { createEngine, sizesLabel, type Engine } from "../../src/engine";
 import { inspectBackend, type BackendReport } from "../../src/engine/gpu/inspect";
 import { setTickMode, type TickMode } from "../../src/engine/gpu/ticks";
@@ -354,8 +355,11 @@ async function checkExact(engine: Engine, ref: Reference, ex: ExactSize): Promis
       }
     }
   }
-  const workRootOk = Buffer.from(workRoot(ex.sizes, y2)).equals(Buffer.from(r.workRoot));
-  if (!workRootOk) note = `${note ? `${note}; ` : ""}GPU work_root differs from the TypeScript BLAKE3 of the GPU's y2`;
+  // The GPU's row leaves and root against the protocol's, computed from the GPU's own y2.
+  const leaves = rowLeaves(ex.sizes, y2);
+  const leavesOk = Buffer.from(leaves).equals(Buffer.from(r.leaves));
+  const workRootOk = leavesOk && Buffer.from(merkleRoot(leaves)).equals(Buffer.from(r.workRoot));
+  if (!workRootOk) note = `${note ? `${note}; ` : ""}GPU ${leavesOk ? "work_root" : "row leaves"} differ from the protocol's (rowLeaves/merkleRoot) of the GPU's y2`;
   return { ok, rowsChecked: checked, workRootOk, note };
 }
 
@@ -440,9 +444,9 @@ function markdown(r: Report): string {
     "|---|---|",
     ...r.inspect.variants.map((v) => `| ${v.name} | ${v.problem ?? "yes"} |`),
     "",
-    "### Exactness (y2 rows against computeRow; work_root against TypeScript BLAKE3 of the GPU's y2)",
+    "### Exactness (y2 rows against computeRow; row leaves and work_root against rowLeaves/merkleRoot of the GPU's y2)",
     "",
-    "| variant | size | y2 | rows checked | work_root | note |",
+    "| variant | size | y2 | rows checked | leaves + work_root | note |",
     "|---|---|---|---:|---|---|",
     ...r.exactness.map((e) => `| ${e.variant} | ${e.sizes} | ${e.ok === null ? "skipped" : e.ok ? "exact" : "**MISMATCH**"} | ${e.rowsChecked} | ${e.workRootOk === null ? "–" : e.workRootOk ? "exact" : "**MISMATCH**"} | ${e.note} |`),
     "",

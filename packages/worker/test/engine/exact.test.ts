@@ -114,7 +114,7 @@ for (const report of reports) {
     });
   });
 
-  describe(`${kind} backend: GPU BLAKE3 of work_root`, () => {
+  describe(`${kind} backend: GPU row leaves and Merkle tree of work_root`, () => {
     let engine: Engine;
     let cpuHash: Engine;
     beforeAll(async () => {
@@ -126,16 +126,22 @@ for (const report of reports) {
       await cpuHash?.destroy();
     });
 
-    // The message is a 39-byte header then rows·n bytes; chunks are 1024 bytes.
+    // A leaf hashes a 52-byte header then the row's n bytes, in 1 KiB chunks: n = 972 fills
+    // one chunk exactly; several chunks per row add the in-leaf tree (odd counts carried up).
+    // The row tree pairs R leaves level by level (odd R: the last one carried up).
     it.each([
-      ["1 chunk, 40 bytes", { m: 1, n: 1, k: 8, batch: 1 }],
-      ["exactly 1 chunk", { m: 1, n: 985, k: 8, batch: 1 }],
-      ["1 chunk + 1 byte", { m: 2, n: 493, k: 8, batch: 1 }],
-      ["exactly 2 chunks", { m: 49, n: 41, k: 8, batch: 1 }],
-      ["5 chunks + 1 byte", { m: 42, n: 121, k: 8, batch: 1 }],
-      ["9 chunks", { m: 64, n: 128, k: 8, batch: 1 }],
-      ["101 chunks", { m: 200, n: 513, k: 8, batch: 1 }],
-      ["129 chunks, batched", { m: 66, n: 1000, k: 4, batch: 2 }],
+      ["1 row, 53-byte leaf", { m: 1, n: 1, k: 8, batch: 1 }],
+      ["2 rows", { m: 2, n: 5, k: 8, batch: 1 }],
+      ["n = 972: exactly 1 chunk, 3 rows", { m: 3, n: 972, k: 8, batch: 1 }],
+      ["n = 973: 1 chunk + 1 byte, 5 rows", { m: 5, n: 973, k: 8, batch: 1 }],
+      ["n = 1024, 7 rows", { m: 7, n: 1024, k: 8, batch: 1 }],
+      ["n = 1996: exactly 2 chunks, 3x3 rows", { m: 3, n: 1996, k: 8, batch: 3 }],
+      ["n = 1997: 2 chunks + 1 byte", { m: 3, n: 1997, k: 4, batch: 1 }],
+      ["n = 2048, 9 rows", { m: 9, n: 2048, k: 4, batch: 1 }],
+      ["n = 3020: exactly 3 chunks (one carried up in the leaf)", { m: 5, n: 3020, k: 4, batch: 1 }],
+      ["n = 4096: 5 chunks, 2 rows", { m: 2, n: 4096, k: 4, batch: 1 }],
+      ["129 rows of 40", { m: 43, n: 40, k: 8, batch: 3 }],
+      ["1000 rows", { m: 1000, n: 13, k: 4, batch: 1 }],
     ] as const)("%s", async (_label, sizes) => {
       await expectExact(engine, sizes);
       await expectExact(cpuHash, sizes);

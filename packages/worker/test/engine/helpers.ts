@@ -1,6 +1,6 @@
 /** Shared bits of the engine tests. */
 import { readFileSync } from "node:fs";
-import { computeY2, workRoot, type Sizes } from "@tops/protocol";
+import { computeY2, merkleRoot, rowLeaves, workRoot, type Sizes } from "@tops/protocol";
 import { expect } from "vitest";
 import type { Engine } from "../../src/engine";
 import { inspectBackend, type BackendReport } from "../../src/engine/gpu/inspect";
@@ -41,7 +41,7 @@ export interface Vector {
 export const protocolVectors = (): Vector[] =>
   (JSON.parse(readFileSync(new URL("../../../protocol/vectors/vectors.json", import.meta.url), "utf8")) as { attempts: Vector[] }).attempts;
 
-/** Runs one attempt with a fresh seed and checks y2 and work_root against the reference. */
+/** Runs one attempt with a fresh seed and checks y2, the row leaves and work_root against the reference. */
 export async function expectExact(engine: Engine, sizes: Sizes): Promise<string> {
   const seed = freshSeed();
   const r = await engine.runAttempt({ seed, sizes, returnY2: true });
@@ -53,6 +53,11 @@ export async function expectExact(engine: Engine, sizes: Sizes): Promise<string>
   expect(got.every((b) => b <= 127)).toBe(true);
   const at = y2.findIndex((b, i) => b !== got[i]);
   expect(at, `first differing byte of y2 at ${JSON.stringify(sizes)}`).toBe(-1);
+  const leaves = rowLeaves(sizes, y2);
+  expect(r.leaves.length).toBe(32 * sizes.m * sizes.batch);
+  const leafAt = leaves.findIndex((b, i) => b !== r.leaves[i]);
+  expect(leafAt < 0 ? -1 : Math.floor(leafAt / 32), `first differing leaf at ${JSON.stringify(sizes)}`).toBe(-1);
+  expect(Buffer.from(r.workRoot).toString("hex")).toBe(Buffer.from(merkleRoot(leaves)).toString("hex"));
   expect(Buffer.from(r.workRoot).toString("hex")).toBe(Buffer.from(workRoot(sizes, y2)).toString("hex"));
   return r.variant;
 }

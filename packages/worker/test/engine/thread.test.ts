@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { computeY2, deriveSeed, workRoot, type Sizes } from "@tops/protocol";
+import { computeY2, deriveSeed, rowLeaves, workRoot, type Sizes } from "@tops/protocol";
 import { createThreadedEngine, GpuError } from "../../src/engine";
 import { backendReport, skipGl, skippedBecause } from "./helpers";
 
@@ -33,6 +33,7 @@ for (const [backend, why] of BACKENDS) describe.skipIf(why !== null)(`threaded e
         const y2 = computeY2(seed, sizes);
         expect(r.y2).toEqual(y2);
         expect(r.workRoot).toEqual(workRoot(sizes, y2));
+        expect(r.leaves).toEqual(rowLeaves(sizes, y2));
       });
       await Promise.all(runs); // queued: one at a time in the thread
     } finally {
