@@ -78,6 +78,7 @@ const PLAN = {
     exact: [
       { sizes: { m: 97, n: 131, k: 258, batch: 1 }, rows: "all" },
       { sizes: { m: 64, n: 96, k: 80, batch: 2 }, rows: "all" },
+      { sizes: { m: 9, n: 1100, k: 64, batch: 2 }, rows: "all" }, // leaves of 2 chunks, odd row count
       { sizes: cube(256), rows: 4 },
     ] as ExactSize[],
     perf: [cube(128), cube(256)],
