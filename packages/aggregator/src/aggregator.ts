@@ -2,7 +2,7 @@
  * startAggregator(): opens DATA_DIR (epoch secret, quarantine list, ledger → replay guard),
  * starts the row checker and the HTTP server, and returns where it listens and how to stop it.
  */
-import { mkdirSync } from "node:fs";
+import { ensureDirectory } from "@tops/env";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { maxOpeningsBytes } from "@tops/protocol";
@@ -60,7 +60,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   const clock = options.clock ?? Date.now;
   const log = options.logger ?? createLogger(config.logLevel);
 
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  ensureDirectory(config.dataDir, "DATA_DIR");
   const secret = loadOrCreateEpochSecret(config.dataDir);
   if (secret.created) log.info({ event: "epoch_secret_created", dataDir: config.dataDir }, "created a new epoch secret");
   if (secret.modeRepaired) log.warn({ event: "epoch_secret_mode_repaired" }, "the epoch secret was readable by others; its mode is now 0600");

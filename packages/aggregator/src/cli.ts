@@ -23,6 +23,11 @@ try {
   aggregator = await startAggregator(config, { logger: log });
 } catch (e) {
   const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof ConfigError) {
+    // A path or value that cannot work (DATA_DIR that cannot be created, …): the same one line as any bad setting.
+    process.stderr.write(`tops-aggregator: invalid configuration: ${message}\n`);
+    process.exit(2);
+  }
   log.fatal({ event: "start_failed", err: e }, message);
   process.stderr.write(`tops-aggregator: could not start: ${message}\n`);
   process.exit(1);

@@ -47,7 +47,7 @@ export type LoopEvent =
   | { type: "accepted"; nonce: number; sizes: Sizes; timeMs: number; ops: number }
   | { type: "failed"; errorClass: ErrorClass; code: string; message: string; nonce?: number }
   | { type: "spooled"; nonce: number; queued: number; dropped: number }
-  | { type: "resubmitted"; id: string; nonce?: number; outcome: "accepted" | "rejected"; code?: string }
+  | { type: "resubmitted"; id: string; nonce?: number; outcome: "accepted" | "rejected"; code?: string; queued: number }
   | { type: "audit"; nonce: number; rows: number; outcome: "accepted" | "rejected" | "unavailable"; code?: string }
   | { type: "static_challenge"; epochId: number; prevHashHex: string; reason: string };
 
@@ -286,7 +286,7 @@ export class WorkerLoop {
         await spool.remove(entry.id);
         metrics.setReceiptsQueued(spool.size);
         metrics.receiptDropped();
-        this.deps.onEvent?.({ type: "resubmitted", id: entry.id, outcome: "rejected", code: `SPOOL_DAMAGED: ${(e as Error).message}` });
+        this.deps.onEvent?.({ type: "resubmitted", id: entry.id, outcome: "rejected", code: `SPOOL_DAMAGED: ${(e as Error).message}`, queued: spool.size });
         continue;
       }
       const outcome = await this.deliver(receipt, entry.json, signal);
@@ -299,9 +299,9 @@ export class WorkerLoop {
       metrics.setReceiptsQueued(spool.size);
       if (outcome.kind === "accepted") {
         metrics.verifiedOps(attemptOps(receipt.sizes));
-        this.deps.onEvent?.({ type: "resubmitted", id: entry.id, nonce: receipt.nonce, outcome: "accepted" });
+        this.deps.onEvent?.({ type: "resubmitted", id: entry.id, nonce: receipt.nonce, outcome: "accepted", queued: spool.size });
       } else {
-        this.deps.onEvent?.({ type: "resubmitted", id: entry.id, nonce: receipt.nonce, outcome: "rejected", code: outcome.code });
+        this.deps.onEvent?.({ type: "resubmitted", id: entry.id, nonce: receipt.nonce, outcome: "rejected", code: outcome.code, queued: spool.size });
       }
     }
   }

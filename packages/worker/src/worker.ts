@@ -8,7 +8,7 @@ import { AggregatorClient } from "./aggregator-client";
 import { CircuitBreaker } from "./circuit-breaker";
 import { workerConfigFromEnv } from "./config";
 import { Autotuner, createEngine, createThreadedEngine, engineConfigFromEnv, type Engine } from "./engine";
-import type { Env } from "@tops/env";
+import { redactUrl, type Env } from "@tops/env";
 import { WorkerLoop, type LoopEvent, type LoopSummary } from "./loop";
 import { AttemptMemory, RowOpener } from "./openings";
 import { RateLimiter } from "./rate-limiter";
@@ -23,6 +23,8 @@ export interface RunWorkerOptions {
   /** Extra sink for loop events (the terminal status line). */
   readonly onEvent?: (e: LoopEvent) => void;
   readonly onBreaker?: (state: "closed" | "open" | "half_open") => void;
+  /** Called once the exporter is up: what a person at a terminal needs to see first. */
+  readonly onStarted?: (info: { readonly publicKey: string; readonly metricsUrl: string | undefined }) => void;
 }
 
 /** Parses every part's configuration up front, so a bad variable stops the worker before anything starts. */
@@ -30,16 +32,16 @@ export function parseConfig(env: Env) {
   return { worker: workerConfigFromEnv(env), engine: engineConfigFromEnv(env), metrics: metricsConfigFromEnv(env) };
 }
 
-export async function runWorker({ env, log, signal, onEvent, onBreaker }: RunWorkerOptions): Promise<LoopSummary> {
+export async function runWorker({ env, log, signal, onEvent, onBreaker, onStarted }: RunWorkerOptions): Promise<LoopSummary> {
   const config = parseConfig(env);
   const { worker } = config;
-  log.info({ event: "start", publicKey: worker.publicKeyHex, deviceDid: worker.deviceDid, aggregator: worker.verifyUrl }, `tops-worker ${WORKER_VERSION}: public key ${worker.publicKeyHex}`);
+  log.info({ event: "start", publicKey: worker.publicKeyHex, deviceDid: worker.deviceDid, aggregator: redactUrl(worker.verifyUrl) }, `tops-worker ${WORKER_VERSION}: public key ${worker.publicKeyHex}`);
 
   const metrics: WorkerMetrics = createWorkerMetrics({
     enabled: config.metrics.enabled, deviceDid: worker.deviceDid, version: WORKER_VERSION, staticLabels: config.metrics.staticLabels,
   });
   metrics.setConfigSummary({
-    deviceDid: worker.deviceDid, aggregatorUrl: worker.verifyUrl, challengeUrl: worker.challengeUrl, backend: config.engine.backend,
+    deviceDid: worker.deviceDid, aggregatorUrl: redactUrl(worker.verifyUrl), challengeUrl: redactUrl(worker.challengeUrl), backend: config.engine.backend,
     autotune: !config.engine.autotune.disabled, autotuneTargetMs: config.engine.autotune.targetMs, maxRetries: worker.maxRetries,
     rateLimit: worker.rateLimit, maxAttempts: worker.maxAttempts, spoolDir: worker.spoolDir, spoolMax: worker.spoolMax, publicKey: worker.publicKeyHex,
   });
@@ -47,6 +49,7 @@ export async function runWorker({ env, log, signal, onEvent, onBreaker }: RunWor
     logger: { info: (m) => log.info({ event: "metrics" }, m), warn: (m) => log.warn({ event: "metrics" }, m) },
   });
   if (server) log.info({ event: "metrics", url: server.url }, `metrics at ${server.url}/prometheus`);
+  onStarted?.({ publicKey: worker.publicKeyHex, metricsUrl: server ? `${server.url}/prometheus` : undefined });
 
   let engine: Engine | undefined;
   try {
