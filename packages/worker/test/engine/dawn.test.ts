@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { adapterProblem, softwareGpuAllowed } from "../../src/engine/gpu/dawn";
-import { SPIN_WINDOW_MS, noteSubmit, setTickMode, sleptTicks, tickMode } from "../../src/engine/gpu/ticks";
+import { SPIN_WINDOW_MS, expectShortWait, setTickMode, sleptTicks, tickMode } from "../../src/engine/gpu/ticks";
 
 const adapter = (info: Partial<GPUAdapterInfo>): GPUAdapter => ({ info: { vendor: "", architecture: "", description: "", isFallbackAdapter: false, ...info } }) as unknown as GPUAdapter;
 
@@ -52,7 +52,7 @@ describe("sleeping tick", () => {
     });
     expect(sleptTicks()).toBe(before + 1);
 
-    noteSubmit();
+    expectShortWait();
     globalThis.setImmediate(nativeTick);
     expect(sleptTicks()).toBe(before + 1); // inside the spin window: the real setImmediate
     await new Promise((r) => setTimeout(r, SPIN_WINDOW_MS + 2));

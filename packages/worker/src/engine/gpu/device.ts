@@ -4,6 +4,7 @@
  * counted buffer creation so tests can prove nothing leaks.
  */
 import { GpuError, firstLine, toGpuError, type GpuErrorClass } from "../errors";
+import { expectShortWait } from "./ticks";
 
 // Numeric flags from the WebGPU spec; the GPUBufferUsage global only exists if dawn's globals
 // are installed on globalThis, which the engine deliberately does not do.
@@ -171,6 +172,7 @@ export class GpuContext {
       thrown = e;
       failed = true;
     }
+    expectShortWait(); // Dawn answers the pops at its next tick: no need to sleep a timer period
     const scopes = await Promise.allSettled([d.popErrorScope(), d.popErrorScope(), d.popErrorScope()]);
     if (this.lost) throw new GpuError("device-lost", `${what}: GPU device lost (${this.lostReason})`);
     // Our own errors (a kernel that does not build, sizes above a limit) say more than the scope's copy.

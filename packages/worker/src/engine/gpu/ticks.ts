@@ -5,9 +5,10 @@
  * asynchronously (Vulkan) the waiting thread then spins at ~100 % of a core for the whole
  * attempt. It looks `setImmediate` up on the global object at each tick, so routing its native
  * callbacks through a 1 ms `setTimeout` turns the spin into ~1,000 cheap polls per second, with at
- * most ~1 ms added to a wait. Right after a submit (noteSubmit) ticks keep the real
- * `setImmediate` for SPIN_WINDOW_MS, so a short attempt (a fraction of a millisecond on a big
- * GPU) is not stretched to a whole timer period. JavaScript callbacks always get the real
+ * most ~1 ms added to a wait. Where a wait is known to be short — right after a submit (a
+ * fraction of a millisecond on a big GPU), and when popping error scopes, which Dawn answers at
+ * its next tick — expectShortWait() keeps the real `setImmediate` for SPIN_WINDOW_MS, so such a
+ * wait is not stretched to a whole timer period. JavaScript callbacks always get the real
  * `setImmediate`.
  */
 
@@ -24,8 +25,8 @@ let original: SetImmediate | undefined;
 let nativeTicks = 0;
 let spinUntil = 0;
 
-/** Called right after work is submitted: the next SPIN_WINDOW_MS of ticks spin. */
-export function noteSubmit(): void {
+/** The next SPIN_WINDOW_MS of ticks spin: for waits known to be short (after a submit, error scopes). */
+export function expectShortWait(): void {
   spinUntil = performance.now() + SPIN_WINDOW_MS;
 }
 
