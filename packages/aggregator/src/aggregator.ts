@@ -86,7 +86,9 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   log.info({ event: "ledger_loaded", entries: ledger.size, replayEntries: replay.size, quarantinedKeys: quarantine.activeCount(clock()) }, "ledger loaded");
 
   const checker = options.checker
-    ?? (config.auditThreads > 0 && config.auditRate > 0 ? new ThreadPoolRowChecker(config.auditThreads, config.auditQueueMax) : createMainThreadRowChecker());
+    ?? (config.auditThreads > 0 && config.auditRate > 0
+      ? new ThreadPoolRowChecker(config.auditThreads, config.auditQueueMax, config.auditKernel)
+      : await createMainThreadRowChecker(config.auditKernel));
   const metrics = new AggregatorMetricsRegistry();
   const audits = new AuditPolicy(secret.secret, { rate: config.auditRate, rows: config.auditRows, timeoutMs: config.auditTimeoutMs });
   const pipeline = new VerifyPipeline({

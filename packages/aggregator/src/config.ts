@@ -35,7 +35,9 @@ export interface AggregatorConfig {
   readonly auditPendingPerKey: number;
   /** AUDIT_TIMEOUT_QUARANTINE: this many expired audits of one key within QUARANTINE_SECONDS quarantine it; 0 never. */
   readonly auditTimeoutQuarantine: number;
-  /** AUDIT_THREADS: worker threads recomputing opened rows; 0 computes them on the main thread (blocks it). */
+  /** AUDIT_KERNEL: "auto" (onnxruntime's int8 GEMM when it loads and passes its self-test, else the reference), "onnxruntime" (or fail), "reference". */
+  readonly auditKernel: "auto" | "onnxruntime" | "reference";
+  /** AUDIT_THREADS: worker threads recomputing opened rows; 0 computes them on the main thread. */
   readonly auditThreads: number;
   /** AUDIT_QUEUE_MAX: openings waiting for a thread before new ones are answered 503 OVERLOADED. */
   readonly auditQueueMax: number;
@@ -72,6 +74,7 @@ export const DEFAULTS = {
   auditPendingMax: 10_000,
   auditPendingPerKey: 256,
   auditTimeoutQuarantine: 3,
+  auditKernel: "auto",
   auditThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
   auditQueueMax: 256,
   quarantineSeconds: 3600,
@@ -155,6 +158,7 @@ export function configFromEnv(env: Env, readFile: (path: string) => string = (p)
     auditPendingMax: envInt(env, "AUDIT_PENDING_MAX", DEFAULTS.auditPendingMax, 1, 10_000_000),
     auditPendingPerKey: envInt(env, "AUDIT_PENDING_PER_KEY", DEFAULTS.auditPendingPerKey, 1, 10_000_000),
     auditTimeoutQuarantine: envInt(env, "AUDIT_TIMEOUT_QUARANTINE", DEFAULTS.auditTimeoutQuarantine, 0, 1_000_000),
+    auditKernel: envEnum(env, "AUDIT_KERNEL", ["auto", "onnxruntime", "reference"] as const, DEFAULTS.auditKernel),
     auditThreads: envInt(env, "AUDIT_THREADS", DEFAULTS.auditThreads, 0, 64),
     auditQueueMax: envInt(env, "AUDIT_QUEUE_MAX", DEFAULTS.auditQueueMax, 1, 1_000_000),
     quarantineSeconds: envInt(env, "QUARANTINE_SECONDS", DEFAULTS.quarantineSeconds, 0, 365 * 86_400),
@@ -175,7 +179,7 @@ export function configSummary(c: AggregatorConfig): Record<string, string | numb
     host: c.host, port: c.port, dataDir: c.dataDir, epochSeconds: c.epochSeconds,
     allowedKeys: c.allowedKeys === null ? "any (dev mode)" : c.allowedKeys.size,
     auditRate: c.auditRate, auditRows: c.auditRows, auditTimeoutMs: c.auditTimeoutMs, auditPendingMax: c.auditPendingMax,
-    auditPendingPerKey: c.auditPendingPerKey, auditTimeoutQuarantine: c.auditTimeoutQuarantine, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds,
+    auditPendingPerKey: c.auditPendingPerKey, auditTimeoutQuarantine: c.auditTimeoutQuarantine, auditKernel: c.auditKernel, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds,
     maxDim: c.maxDim, maxBatch: c.maxBatch, maxBodyBytes: c.maxBodyBytes,
     headersTimeoutMs: c.headersTimeoutMs, requestTimeoutMs: c.requestTimeoutMs, keepAliveTimeoutMs: c.keepAliveTimeoutMs, logLevel: c.logLevel,
   };

@@ -9,8 +9,8 @@ export { EpochSchedule, loadOrCreateEpochSecret, EPOCH_SECRET_FILE } from "./epo
 export type { Challenge, EpochSecret, FreshnessProblem } from "./epochs";
 export { AuditPolicy, attemptKey } from "./audit-policy";
 export type { AuditPolicyOptions } from "./audit-policy";
-export { computeAuditRows, createMainThreadRowChecker, ThreadPoolRowChecker, RowCheckerBusyError, RowCheckerClosedError } from "./row-checker";
-export type { RowChecker, RowJob, RowAttempt } from "./row-checker";
+export { computeAuditRows, createMainThreadRowChecker, kernelRows, ThreadPoolRowChecker, RowCheckerBusyError, RowCheckerClosedError } from "./row-checker";
+export type { AuditKernelChoice, RowChecker, RowJob, RowAttempt } from "./row-checker";
 export { NodeSignatureVerifier, digestPreimage, publicKeyObject, signatureScalarProblem, SECP256K1_N } from "./signature";
 export { Ledger, LEDGER_FILE, ledgerLine } from "./ledger";
 export type { LedgerEntry, StoredEntry, StoredReceiptKey } from "./ledger";

@@ -1,6 +1,8 @@
 /**
- * Recomputes the rows an audit opened (SPEC.md §8) with the protocol's row-at-a-time
- * reference: AUDIT_ROWS · (k·n + n²) multiply-adds per audit, whatever m and batch are.
+ * Recomputes the rows an audit opened (SPEC.md §8): AUDIT_ROWS · (k·n + n²) multiply-adds per
+ * audit, whatever m and batch are, with @tops/rowkernel (onnxruntime's int8 GEMM, ≈280× the
+ * TypeScript reference at 4096; the reference itself where onnxruntime does not load or
+ * AUDIT_KERNEL=reference).
  *
  * On a pool of worker threads so the HTTP event loop never waits on arithmetic. The queue in
  * front of the threads is fair per key: keys take turns, so one key flooding the aggregator
@@ -9,6 +11,10 @@
  */
 import { Worker } from "node:worker_threads";
 import { deriveSeed, referenceRows, type Sizes } from "@tops/protocol";
+import { createRowKernel, type RowKernel, type RowKernelOptions } from "@tops/rowkernel";
+
+/** AUDIT_KERNEL: which row kernel computes audits. */
+export type AuditKernelChoice = NonNullable<RowKernelOptions["backend"]>;
 
 /** What identifies an attempt and its shape: everything needed to recompute its rows. */
 export interface RowAttempt {
@@ -48,13 +54,27 @@ export class RowCheckerClosedError extends Error {
   }
 }
 
+/** The rows by the protocol's TypeScript reference: what every kernel must equal. */
 export function computeAuditRows(job: Pick<RowJob, "attempt" | "rows">): Uint8Array[] {
   return referenceRows(deriveSeed(job.attempt), job.attempt.sizes, job.rows);
 }
 
-/** The reference on the calling thread (tests and AUDIT_THREADS=0): blocks the event loop during each audit. */
-export function createMainThreadRowChecker(): RowChecker {
-  return { name: "reference (main thread)", queued: 0, rows: async (job) => computeAuditRows(job), close: async () => {} };
+export function kernelRows(kernel: RowKernel, job: Pick<RowJob, "attempt" | "rows">): Promise<Uint8Array[]> {
+  return kernel.rows(deriveSeed(job.attempt), job.attempt.sizes, job.rows);
+}
+
+/**
+ * On the calling thread (tests and AUDIT_THREADS=0). With onnxruntime the GEMM runs on its own
+ * threads; with the reference it blocks the event loop during each audit.
+ */
+export async function createMainThreadRowChecker(choice: AuditKernelChoice = "auto"): Promise<RowChecker> {
+  const kernel = await createRowKernel({ backend: choice });
+  return {
+    name: `${kernel.name} (main thread)`,
+    queued: 0,
+    rows: (job) => kernelRows(kernel, job),
+    close: () => kernel.close(),
+  };
 }
 
 export interface RowThreadRequest {
@@ -62,7 +82,16 @@ export interface RowThreadRequest {
   readonly attempt: RowAttempt;
   readonly rows: readonly number[];
 }
-export type RowThreadReply = { readonly id: number; readonly rows: Uint8Array[] } | { readonly id: number; readonly error: string };
+export type RowThreadReply =
+  | { readonly id: number; readonly rows: Uint8Array[] }
+  | { readonly id: number; readonly error: string }
+  /** Sent once, when the thread's kernel is ready. */
+  | { readonly id: 0; readonly kernel: string };
+
+/** What a row thread is started with. */
+export interface RowThreadData {
+  readonly kernel: AuditKernelChoice;
+}
 
 const THREAD_ENTRY = new URL("./audit-thread.mjs", import.meta.url);
 
@@ -115,20 +144,24 @@ interface Slot {
 }
 
 export class ThreadPoolRowChecker implements RowChecker {
-  readonly name: string;
+  private kernelName = "loading";
   private readonly slots: Slot[] = [];
   private readonly queue = new FairQueue();
   private nextId = 1;
   private closed = false;
 
   constructor(
-    threads: number,
+    private readonly threads: number,
     private readonly queueMax: number,
+    private readonly kernel: AuditKernelChoice = "auto",
   ) {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError("a thread pool needs at least one thread");
-    this.name = `reference rows (${threads} worker thread${threads === 1 ? "" : "s"})`;
-    // Started now, not on the first audit: loading the TypeScript in a thread takes ~0.5 s.
+    // Started now, not on the first audit: loading the TypeScript and the kernel in a thread takes ~0.5 s.
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+  }
+
+  get name(): string {
+    return `${this.kernelName} (${this.threads} worker thread${this.threads === 1 ? "" : "s"})`;
   }
 
   get queued(): number {
@@ -169,7 +202,7 @@ export class ThreadPoolRowChecker implements RowChecker {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(THREAD_ENTRY, { name: "tops-audit" });
+    const worker = new Worker(THREAD_ENTRY, { name: "tops-audit", workerData: { kernel: this.kernel } satisfies RowThreadData });
     worker.unref();
     const slot: Slot = { worker, job: null };
     const finish = (settle: (job: Job) => void): void => {
@@ -179,6 +212,10 @@ export class ThreadPoolRowChecker implements RowChecker {
       if (job) settle(job);
     };
     worker.on("message", (reply: RowThreadReply) => {
+      if ("kernel" in reply) {
+        this.kernelName = reply.kernel;
+        return;
+      }
       if (slot.job?.id !== reply.id) return;
       finish((job) => ("error" in reply ? job.reject(new Error(`audit failed: ${reply.error}`)) : job.resolve(reply.rows)));
       this.dispatch();

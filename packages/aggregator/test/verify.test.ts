@@ -410,6 +410,17 @@ describe("sampled audits", () => {
     expect(a.body).toMatchObject({ accepted: true, audited: false });
   });
 
+  for (const kernel of ["onnxruntime", "reference"] as const) {
+    it(`AUDIT_KERNEL=${kernel} on the main thread gives the same verdicts, and says which kernel runs`, async () => {
+      const agg = await started({ AUDIT_RATE: "1", AUDIT_KERNEL: kernel });
+      const ch = await getChallenge(agg.url);
+      expect(codeOf(await submit(agg.url, work(newKey(), ch, 1, { m: 40, n: 24, k: 40, batch: 1 })))).toBe("OK");
+      expect(codeOf(await submit(agg.url, work(newKey(), ch, 2, { m: 40, n: 24, k: 40, batch: 1 }, (r) => r % 2 === 0)))).toBe("WORK_ROOT_MISMATCH");
+      const health = (await (await fetch(`${agg.url}/healthz`)).json()) as { auditor: string };
+      expect(health.auditor).toMatch(kernel === "onnxruntime" ? /^onnxruntime/ : /^ts-reference/);
+    });
+  }
+
   it("the worker-thread row checker gives the same verdicts", async () => {
     const key = newKey();
     const cheat = newKey();

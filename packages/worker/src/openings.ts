@@ -5,7 +5,9 @@
  * leaves of its recent attempts (32 bytes per row, OPENINGS_MEMORY_MB in all, oldest dropped
  * first) and recomputes the few requested rows from the seed with the row-at-a-time reference,
  * so it never holds y2. A receipt whose leaves are gone (dropped, or the worker restarted and
- * is resubmitting from the spool) is recomputed whole by the engine, once, on demand.
+ * is resubmitting from the spool) is recomputed whole by the engine, once, on demand. The rows
+ * come from a row kernel (@tops/rowkernel: onnxruntime's int8 GEMM, off the event loop) or the
+ * protocol's reference.
  *
  * Every recomputed row is checked against the leaf the GPU produced: a GPU that computed a row
  * wrong is caught here, by its own worker, before the aggregator quarantines the key.
@@ -66,10 +68,17 @@ export class OpeningError extends Error {
   }
 }
 
+/** Computes rows of y2 from the seed (a @tops/rowkernel RowKernel's `rows`). */
+export type RowSource = (seed: Uint8Array, sizes: Sizes, rows: readonly number[]) => Promise<Uint8Array[]>;
+
+/** The protocol's reference, on the calling thread. */
+export const referenceRowSource: RowSource = async (seed, sizes, rows) => referenceRows(seed, sizes, rows);
+
 export class RowOpener {
   constructor(
     private readonly memory: AttemptMemory,
     private readonly engine: LeafEngine,
+    private readonly rowSource: RowSource = referenceRowSource,
   ) {}
 
   async open(r: Receipt, rows: readonly number[]): Promise<RowOpening[]> {
@@ -84,7 +93,7 @@ export class RowOpener {
     }
     const tree = MerkleTree.fromLeaves(leaves);
     if (bytesToHex(tree.root) !== r.work_root_hex) throw new OpeningError("WORK_ROOT_NOT_REPRODUCED", "the kept leaves do not give the receipt's work_root");
-    const computed = referenceRows(seed, r.sizes, rows);
+    const computed = await this.rowSource(seed, r.sizes, rows);
     computed.forEach((bytes, i) => {
       const row = rows[i]!;
       const leaf = rowLeaf(r.sizes, row, bytes);

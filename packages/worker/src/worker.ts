@@ -11,6 +11,7 @@ import { Autotuner, createEngine, createThreadedEngine, engineConfigFromEnv, typ
 import { redactUrl, type Env } from "@tops/env";
 import { WorkerLoop, type LoopEvent, type LoopSummary } from "./loop";
 import { AttemptMemory, RowOpener } from "./openings";
+import { createRowKernel, type RowKernel } from "@tops/rowkernel";
 import { RateLimiter } from "./rate-limiter";
 import { Spool } from "./spool";
 
@@ -52,6 +53,7 @@ export async function runWorker({ env, log, signal, onEvent, onBreaker, onStarte
   onStarted?.({ publicKey: worker.publicKeyHex, metricsUrl: server ? `${server.url}/prometheus` : undefined });
 
   let engine: Engine | undefined;
+  let rowKernel: RowKernel | undefined;
   try {
     const start = config.engine.thread ? createThreadedEngine : createEngine;
     engine = await start({ backend: config.engine.backend, variant: config.engine.variant, log: (line) => log.info({ event: "engine" }, line) });
@@ -75,8 +77,11 @@ export async function runWorker({ env, log, signal, onEvent, onBreaker, onStarte
       },
     });
     const memory = new AttemptMemory(worker.openingsMemoryBytes);
+    rowKernel = await createRowKernel();
+    log.info({ event: "row_kernel", kernel: rowKernel.name }, `audit rows computed with ${rowKernel.name}`);
+    const rows = rowKernel;
     const loop = new WorkerLoop({
-      memory, opener: new RowOpener(memory, engine), staticChallenge: worker.staticChallenge,
+      memory, opener: new RowOpener(memory, engine, (seed, sizes, r) => rows.rows(seed, sizes, r)), staticChallenge: worker.staticChallenge,
       deviceDid: worker.deviceDid, secretKey: worker.secretKey, maxRetries: worker.maxRetries,
       backoff: { baseMs: worker.retryBaseMs, maxMs: worker.retryMaxMs }, maxAttempts: worker.maxAttempts,
       engine, sizes: tuner, breaker, spool, metrics, rateLimiter: new RateLimiter(worker.rateLimit),
@@ -94,6 +99,7 @@ export async function runWorker({ env, log, signal, onEvent, onBreaker, onStarte
     return summary;
   } finally {
     metrics.setEngineReady(false);
+    await rowKernel?.close();
     await engine?.destroy();
     await server?.close();
   }

@@ -18,7 +18,8 @@ import { AggregatorClient } from "../../src/aggregator-client";
 import { CircuitBreaker } from "../../src/circuit-breaker";
 import { createCpuEngine } from "../../src/engine";
 import { WorkerLoop, type LoopEvent, type LoopMetrics } from "../../src/loop";
-import { AttemptMemory, RowOpener } from "../../src/openings";
+import { AttemptMemory, RowOpener, type RowSource } from "../../src/openings";
+import { createRowKernel } from "@tops/rowkernel";
 import { RateLimiter } from "../../src/rate-limiter";
 import { Spool } from "../../src/spool";
 
@@ -41,13 +42,13 @@ function countingMetrics() {
   return { m, api };
 }
 
-async function loopFor(verifyUrl: string, opts: { maxAttempts: number; memoryBytes?: number; secretKey?: Uint8Array; events?: LoopEvent[] }) {
+async function loopFor(verifyUrl: string, opts: { maxAttempts: number; memoryBytes?: number; secretKey?: Uint8Array; events?: LoopEvent[]; rowSource?: RowSource }) {
   const { m, api } = countingMetrics();
   const engine = createCpuEngine();
   const memory = new AttemptMemory(opts.memoryBytes ?? 1 << 20);
   const base = verifyUrl.replace(/\/verify$/, "");
   const loop = new WorkerLoop({
-    memory, opener: new RowOpener(memory, engine), staticChallenge: { epochId: 1, prevHashHex: "a".repeat(64) },
+    memory, opener: new RowOpener(memory, engine, opts.rowSource), staticChallenge: { epochId: 1, prevHashHex: "a".repeat(64) },
     deviceDid: "did:test:audit", secretKey: opts.secretKey ?? secp256k1.utils.randomSecretKey(), maxRetries: 2,
     backoff: { baseMs: 5, maxMs: 20 }, maxAttempts: opts.maxAttempts, engine,
     sizes: { next: () => sizes, record: () => undefined },
@@ -73,10 +74,12 @@ const ledgerNonces = (dataDir: string): number[] =>
   readFileSync(join(dataDir, LEDGER_FILE), "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { receipt: { nonce: number } }).receipt.nonce);
 
 describe("answering audits of the real aggregator", () => {
-  it("every attempt is audited (AUDIT_RATE=1) and accepted: the worker opens the requested rows", async () => {
+  it("every attempt is audited (AUDIT_RATE=1) and accepted: the worker opens the requested rows (rows from onnxruntime)", async () => {
     const agg = await aggregator({ AUDIT_RATE: "1", AUDIT_ROWS: "5" });
     const events: LoopEvent[] = [];
-    const { loop, m } = await loopFor(`${agg.url}/verify`, { maxAttempts: 6, events });
+    const kernel = await createRowKernel({ backend: "onnxruntime" });
+    closers.push(() => kernel.close());
+    const { loop, m } = await loopFor(`${agg.url}/verify`, { maxAttempts: 6, events, rowSource: (seed, s, rows) => kernel.rows(seed, s, rows) });
     const summary = await loop.run(new AbortController().signal);
     expect(summary).toMatchObject({ attempts: 6, accepted: 6, failed: 0 });
     expect(m.failed).toEqual([]);
