@@ -26,7 +26,7 @@ export function createCpuEngine(selection: readonly string[] = []): Engine {
       const leaves = rowLeaves(sizes, y2);
       const root = merkleRoot(leaves);
       const wallMs = performance.now() - t0;
-      return returnY2 ? { workRoot: root, leaves, y2, wallMs, variant: "ts-ref" } : { workRoot: root, leaves, wallMs, variant: "ts-ref" };
+      return { workRoot: root, leaves, ...(returnY2 ? { y2 } : {}), wallMs, variant: "ts-ref" };
     },
     async destroy(): Promise<void> {
       destroyed = true;

@@ -23,9 +23,12 @@ export interface AttemptInput {
 }
 
 export interface AttemptResult {
-  /** work_root, 32 bytes, exactly as the protocol's workRoot (Merkle root over the rows of y2). */
+  /** work_root, 32 bytes: the Merkle root over the row leaves, exactly as the protocol's workRoot. */
   readonly workRoot: Uint8Array;
-  /** Every row's leaf hash (rows·32 bytes, leaf r at r·32): what the worker opens rows of for audits. */
+  /**
+   * The row leaves, batch·m × 32 bytes (leaf r at r·32), exactly as the protocol's rowLeaves:
+   * the worker keeps them to open rows for audits (merklePath).
+   */
   readonly leaves: Uint8Array;
   readonly y2?: Uint8Array;
   /** GPU execution time from timestamp queries, when the device offers them. */
@@ -66,10 +69,7 @@ export interface EngineOptions {
   readonly variant?: string;
   /** Fill the output buffers with 0xFF before each attempt so an unwritten element is caught (tests). */
   readonly poison?: boolean;
-  /**
-   * Where the row leaves are hashed. Only "cpu" (read y2 back, hash in TypeScript) makes protocol v2
-   * leaves today; "gpu" is the flat v1 hash kernel, kept until it hashes rows (issue 11).
-   */
+  /** Hash y2 on the GPU (default) or read it back and hash it in TypeScript. */
   readonly hashOn?: "gpu" | "cpu";
   /** Skip the start-up bit-exactness check of each variant against the reference (not recommended). */
   readonly skipSelfCheck?: boolean;
