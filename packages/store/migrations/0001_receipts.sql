@@ -27,6 +27,19 @@ CREATE TABLE receipt_counts (
 );
 INSERT INTO receipt_counts (shard) SELECT generate_series(0, 255);
 
+-- Per key and device: what GET /devices reports, kept up to date by the accept statement so that
+-- the query costs O(devices), not O(receipts). ops is NUMERIC: a device at 100 TOPS passes 2^63
+-- ops in about a day.
+CREATE TABLE device_totals (
+  pubkey_hex TEXT    NOT NULL,
+  device_did TEXT    NOT NULL,
+  receipts   BIGINT  NOT NULL,
+  ops        NUMERIC NOT NULL,
+  first_seen BIGINT  NOT NULL,                -- acceptance times, Unix ms
+  last_seen  BIGINT  NOT NULL,
+  PRIMARY KEY (pubkey_hex, device_did)
+);
+
 CREATE TABLE quarantine (
   id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   pubkey_hex TEXT   NOT NULL,

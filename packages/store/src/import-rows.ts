@@ -1,5 +1,6 @@
 /** SQL for the one-time import of the JSON-lines files (import.ts), on the store's backend. */
 import type { Backend } from "./sql";
+import { COUNT_INSERTED } from "./receipt-store";
 import { opsParam, toSafeInteger } from "./numbers";
 import type { QuarantineEntry } from "./types";
 
@@ -41,10 +42,8 @@ export async function insertImportedReceipts(backend: Backend, rows: readonly Im
          INSERT INTO receipts (seq, accepted_at, pubkey_hex, epoch_id, nonce, sig_hex, device_did, audited, ops, receipt_json)
          OVERRIDING SYSTEM VALUE VALUES ${tuples.join(", ")}
          ON CONFLICT DO NOTHING
-         RETURNING seq
-       ), counted AS (
-         UPDATE receipt_counts SET n = n + (SELECT count(*) FROM inserted) WHERE shard = pg_backend_pid() % 256
-       )
+         RETURNING seq, accepted_at, pubkey_hex, device_did, ops
+       ), ${COUNT_INSERTED}
        SELECT seq FROM inserted`,
       params,
     );

@@ -29,6 +29,25 @@ export const MAX_WINDOW_MS = 366 * 24 * 3600 * 1000;
 const COUNTER_SHARDS = 256;
 
 /**
+ * CTEs that add the rows of an `inserted` CTE (RETURNING seq, accepted_at, pubkey_hex,
+ * device_did, ops) to the receipt counter and the per-device totals, in the same statement.
+ */
+export const COUNT_INSERTED = `
+counted AS (
+  UPDATE receipt_counts SET n = n + (SELECT count(*) FROM inserted)
+  WHERE shard = pg_backend_pid() % ${COUNTER_SHARDS} AND EXISTS (SELECT 1 FROM inserted)
+), totals AS (
+  INSERT INTO device_totals AS t (pubkey_hex, device_did, receipts, ops, first_seen, last_seen)
+  SELECT pubkey_hex, device_did, count(*), sum(ops), min(accepted_at), max(accepted_at)
+    FROM inserted GROUP BY pubkey_hex, device_did
+  ON CONFLICT (pubkey_hex, device_did) DO UPDATE SET
+    receipts = t.receipts + EXCLUDED.receipts,
+    ops = t.ops + EXCLUDED.ops,
+    first_seen = least(t.first_seen, EXCLUDED.first_seen),
+    last_seen = greatest(t.last_seen, EXCLUDED.last_seen)
+)`;
+
+/**
  * One statement, so one transaction on Postgres: insert under the unique constraints and count
  * it, or do nothing when any constraint holds (ON CONFLICT waits for a concurrent inserter of the
  * same key to commit, so the SELECT that classifies the conflict afterwards sees its row).
@@ -38,11 +57,8 @@ WITH inserted AS (
   INSERT INTO receipts (accepted_at, pubkey_hex, epoch_id, nonce, sig_hex, device_did, audited, ops, receipt_json)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
   ON CONFLICT DO NOTHING
-  RETURNING seq
-), counted AS (
-  UPDATE receipt_counts SET n = n + 1
-  WHERE shard = pg_backend_pid() % ${COUNTER_SHARDS} AND EXISTS (SELECT 1 FROM inserted)
-)
+  RETURNING seq, accepted_at, pubkey_hex, device_did, ops
+), ${COUNT_INSERTED}
 SELECT seq FROM inserted`;
 
 const FIND_ATTEMPT = "SELECT seq, sig_hex, accepted_at FROM receipts WHERE pubkey_hex = $1 AND epoch_id = $2 AND nonce = $3";
@@ -188,22 +204,19 @@ export class SqlReceiptStore implements ReceiptStore {
     let where = "";
     if (q.key !== undefined) {
       params.push(q.key);
-      where = `WHERE r.pubkey_hex = $${params.length}`;
+      where = `WHERE t.pubkey_hex = $${params.length}`;
     }
     const rows = await this.sql.query(
-      `SELECT r.pubkey_hex, r.device_did,
-              count(*) AS receipts,
-              sum(r.ops) AS verified_ops,
-              min(r.accepted_at) AS first_seen,
-              max(r.accepted_at) AS last_seen,
-              coalesce(sum(r.ops) FILTER (WHERE r.accepted_at > $2 AND r.accepted_at <= $1), 0) AS window_ops,
-              q.until AS quarantined_until
-         FROM receipts r
+      `SELECT t.pubkey_hex, t.device_did, t.receipts, t.ops AS verified_ops, t.first_seen, t.last_seen,
+              coalesce(w.ops, 0) AS window_ops, q.until AS quarantined_until
+         FROM device_totals t
+         LEFT JOIN (SELECT pubkey_hex, device_did, sum(ops) AS ops FROM receipts
+                     WHERE accepted_at > $2 AND accepted_at <= $1 GROUP BY pubkey_hex, device_did) w
+           ON w.pubkey_hex = t.pubkey_hex AND w.device_did = t.device_did
          LEFT JOIN (SELECT pubkey_hex, max(until) AS until FROM quarantine WHERE until > $1 GROUP BY pubkey_hex) q
-           ON q.pubkey_hex = r.pubkey_hex
+           ON q.pubkey_hex = t.pubkey_hex
          ${where}
-        GROUP BY r.pubkey_hex, r.device_did, q.until
-        ORDER BY verified_ops DESC, r.pubkey_hex, r.device_did
+        ORDER BY t.ops DESC, t.pubkey_hex, t.device_did
         LIMIT $3`,
       params,
     );
