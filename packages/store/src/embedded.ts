@@ -32,6 +32,7 @@ function txSql(tx: Transaction): Sql {
 
 export class EmbeddedBackend implements Backend {
   readonly sql: Sql;
+  private readonly rawSql: Sql;
   private queue: PendingWrite[] = [];
   private draining: Promise<void> | null = null;
   private closed = false;
@@ -42,8 +43,8 @@ export class EmbeddedBackend implements Backend {
     private readonly lock: DirLock,
     private readonly observer: StoreObserver | undefined,
   ) {
-    const raw: Sql = { query: async (text, params) => (await db.query<Row>(text, params ? [...params] : undefined)).rows };
-    this.sql = observer ? observed(raw, (c) => observer.error(c)) : raw;
+    this.rawSql = { query: async (text, params) => (await db.query<Row>(text, params ? [...params] : undefined)).rows };
+    this.sql = observer ? observed(this.rawSql, (c) => observer.error(c)) : this.rawSql;
   }
 
   static async open(dataDir: string, observer?: StoreObserver, log?: StoreLog): Promise<EmbeddedBackend> {
@@ -109,12 +110,16 @@ export class EmbeddedBackend implements Backend {
   private async commit(group: readonly PendingWrite[]): Promise<unknown[]> {
     const started = performance.now();
     try {
-      const results = await this.db.transaction(async (tx) => {
-        const sql = txSql(tx);
-        const out: unknown[] = [];
-        for (const w of group) out.push(await w.work(sql));
-        return out;
-      });
+      // A lone write is one statement (the Backend contract), so its own transaction: no BEGIN/COMMIT round trips.
+      const results =
+        group.length === 1 && group[0]
+          ? [await group[0].work(this.rawSql)]
+          : await this.db.transaction(async (tx) => {
+              const sql = txSql(tx);
+              const out: unknown[] = [];
+              for (const w of group) out.push(await w.work(sql));
+              return out;
+            });
       this.observer?.commit(performance.now() - started);
       return results;
     } catch (e) {

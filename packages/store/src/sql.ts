@@ -10,10 +10,10 @@ export interface Backend {
   /** Reads (and single-statement writes that need no durability wait). */
   readonly sql: Sql;
   /**
-   * Runs `work` as (part of) a write transaction and resolves once that transaction's commit is
-   * durable. Postgres: each statement of `work` is its own transaction (work must write with one
-   * statement). Embedded: `work` shares one transaction with others queued at the same time
-   * (group commit); if it throws, the others are retried without it.
+   * Runs `work` and resolves once its write is committed durably. `work` writes with ONE
+   * statement (its other statements only read), so the write is one transaction on its own.
+   * Postgres: that statement autocommits. Embedded: writes queued at the same time share one
+   * transaction and one WAL sync (group commit); if one throws, the others are retried without it.
    */
   write<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
