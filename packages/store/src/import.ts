@@ -122,6 +122,7 @@ export async function importJsonl(store: ReceiptStore, dataDir: string, opts: Im
         if (batch.length >= BATCH) {
           receipts += await insertImportedReceipts(backend, batch);
           batch = [];
+          if (line % 100_000 < BATCH) opts.log?.("jsonl_import_progress", { lines: line, of: ledger.records });
         }
       },
       ledger.validLength,
