@@ -10,7 +10,9 @@ SUDO=""
 
 # Mesa's EGL/GLES + llvmpipe: WebGPU's `gl` backend without a GPU.
 # Prometheus 2.42 and promtool: `pnpm dev` runs one; tests use the real thing.
-DEBS=(libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 prometheus)
+# PostgreSQL 15: @tops/store's tests and benchmark start throwaway clusters (initdb/pg_ctl, as the
+# `postgres` user the package creates) and run every store test on it as well as on the embedded engine.
+DEBS=(libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 prometheus postgresql)
 missing=()
 # "install ok installed" only: a removed package keeps a dpkg record (config-files) that dpkg -s accepts.
 for p in "${DEBS[@]}"; do

@@ -1,0 +1,84 @@
+import { randomBytes } from "node:crypto";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { inject } from "vitest";
+import type { Receipt } from "@tops/protocol";
+import { openStore, type OpenStoreOptions, type ReceiptStore } from "../src";
+
+export const pgAdminUrl = inject("pgAdminUrl");
+export const pgUnavailable = inject("pgUnavailable");
+export const havePostgres = pgAdminUrl !== null;
+
+/** A directory holding an already-initialised embedded database (copied from the template). */
+export function freshEmbeddedDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tops-store-"));
+  cpSync(inject("embeddedTemplate"), dir, { recursive: true });
+  return dir;
+}
+
+export function emptyDir(): string {
+  return mkdtempSync(join(tmpdir(), "tops-store-empty-"));
+}
+
+let dbCount = 0;
+export async function freshDatabaseUrl(): Promise<string> {
+  if (!pgAdminUrl) throw new Error(`no postgres: ${pgUnavailable}`);
+  const name = `t${process.pid}_${++dbCount}_${randomBytes(3).toString("hex")}`;
+  const client = new pg.Client(pgAdminUrl);
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return pgAdminUrl.replace(/\/postgres$/, `/${name}`);
+}
+
+export type EngineName = "embedded" | "postgres";
+export const ENGINES: readonly { name: EngineName; skip: boolean; reason: string }[] = [
+  { name: "embedded", skip: false, reason: "" },
+  { name: "postgres", skip: !havePostgres, reason: havePostgres ? "" : ` (skipped: ${pgUnavailable})` },
+];
+
+/** Where a test's store lives: open it (again) with `open()`. */
+export interface StoreLocation {
+  readonly options: OpenStoreOptions;
+  open(extra?: Partial<OpenStoreOptions>): Promise<ReceiptStore>;
+  cleanup(): void;
+}
+
+export async function freshLocation(engine: EngineName): Promise<StoreLocation> {
+  const dataDir = engine === "embedded" ? freshEmbeddedDir() : emptyDir();
+  const options: OpenStoreOptions = engine === "embedded" ? { dataDir } : { dataDir, databaseUrl: await freshDatabaseUrl() };
+  return {
+    options,
+    open: (extra) => openStore({ ...options, ...extra }),
+    cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+export const hex = (bytes: number): string => randomBytes(bytes).toString("hex");
+export const pubkey = (): string => `02${hex(32)}`;
+
+/** A receipt with the v2 shape (the store does not check signatures, only stores and indexes). */
+export function makeReceipt(over: Partial<Receipt> = {}): Receipt {
+  return {
+    device_did: "did:tops:test-device",
+    epoch_id: 29_925_498,
+    prev_hash_hex: hex(32),
+    nonce: 1,
+    work_root_hex: hex(32),
+    sizes: { m: 64, n: 64, k: 64, batch: 1 },
+    time_ms: 12,
+    kernel_ver: "k1",
+    driver_hint: "test",
+    sig_hex: hex(64),
+    pubkey_hex: pubkey(),
+    protocol_version: 2,
+    ...over,
+  };
+}
+
+export const wire = (r: Receipt): string => JSON.stringify(r);
