@@ -3,13 +3,13 @@
  * finished by another aggregator sharing the secret, and soundness measured against workers
  * that compute only part of their rows.
  */
-import { copyFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { auditMacs, bytesToHex, publicKeyHex, type AuditRequest, type Sizes } from "@tops/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditPolicy, EPOCH_SECRET_FILE, loadOrCreateEpochSecret } from "../src/index";
+import { AuditPolicy, EPOCH_SECRET_FILE } from "../src/index";
 import {
-  codeOf, getChallenge, newKey, openingsFor, postAudit, postVerify, startTestAggregator, submit, tempDir, TestClock, work, type TestAggregator,
+  codeOf, freshStoreEnv, getChallenge, newKey, openingsFor, postAudit, postVerify, startTestAggregator, submit, TEST_STORE, TestClock, work, type TestAggregator,
 } from "./support";
 
 const closers: (() => Promise<void>)[] = [];
@@ -98,13 +98,14 @@ describe("malformed or misdirected openings", () => {
 
 describe("several aggregators sharing one epoch secret", () => {
   it("an audit issued by one is finished by the other, and asks the same rows", async () => {
-    const dirA = tempDir("share-a");
-    const dirB = tempDir("share-b");
-    loadOrCreateEpochSecret(dirA);
-    copyFileSync(join(dirA, EPOCH_SECRET_FILE), join(dirB, EPOCH_SECRET_FILE));
+    // On PostgreSQL two aggregators share one database (and so its secret); embedded, each has its
+    // own database and the same secret is given to both (the file is imported at start).
     const clock = new TestClock();
-    const a = await started({ AUDIT_RATE: "1" }, { dataDir: dirA, clock });
-    const b = await started({ AUDIT_RATE: "1" }, { dataDir: dirB, clock });
+    const storeA = await freshStoreEnv();
+    const storeB = TEST_STORE === "postgres" ? { dataDir: (await freshStoreEnv()).dataDir, env: storeA.env } : await freshStoreEnv();
+    for (const dir of new Set([storeA.dataDir, storeB.dataDir])) writeFileSync(join(dir, EPOCH_SECRET_FILE), `${"e1".repeat(32)}\n`, { mode: 0o600 });
+    const a = await started({ AUDIT_RATE: "1" }, { dataDir: storeA.dataDir, storeEnv: storeA.env, clock });
+    const b = await started({ AUDIT_RATE: "1" }, { dataDir: storeB.dataDir, storeEnv: storeB.env, clock });
     const key = newKey();
     const w = work(key, await getChallenge(a.url), 1, { m: 64, n: 8, k: 8, batch: 1 });
     const fromA = await postVerify(a.url, w.receipt);
@@ -161,10 +162,10 @@ describe("soundness, measured", () => {
 
   for (const f of [0.5, 0.9]) {
     it(`f = ${f}: caught at a rate consistent with 1 − C(fR, s)/C(R, s) (≈ 1 − f^${s})`, async () => {
-      const dataDir = tempDir("sound");
+      const { dataDir, env: storeEnv } = await freshStoreEnv();
       writeFileSync(join(dataDir, EPOCH_SECRET_FILE), `${"5a".repeat(32)}\n`, { mode: 0o600 });
       // Fixed secret, key and time: the whole run is the same every time.
-      const agg = await started({ AUDIT_RATE: "1", AUDIT_ROWS: String(s), QUARANTINE_SECONDS: "0" }, { dataDir, clock: new TestClock(60, 1_767_225_600_000) });
+      const agg = await started({ AUDIT_RATE: "1", AUDIT_ROWS: String(s), QUARANTINE_SECONDS: "0" }, { dataDir, storeEnv, clock: new TestClock(60, 1_767_225_600_000) });
       const sk = new Uint8Array(32).fill(f === 0.5 ? 0x21 : 0x22);
       const key = { sk, pubkeyHex: publicKeyHex(sk) };
       const ch = await getChallenge(agg.url);
