@@ -10,5 +10,8 @@ export default defineConfig({
     ],
     globalSetup: ["test/global-setup.ts"],
     setupFiles: ["test/skip-without-postgres.ts"],
+    // Real databases (fsync on every commit) on a shared 2-core machine.
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
   },
 });

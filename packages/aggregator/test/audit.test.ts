@@ -135,6 +135,49 @@ describe("ledger metrics", () => {
   });
 });
 
+describe("operator queries: GET /devices and GET /receipts", () => {
+  it("per device totals, ops/s from acceptance times, quarantine; receipts paged by seq and filtered by key", async () => {
+    const agg = await started({ AUDIT_RATE: "0" });
+    const ch = await getChallenge(agg.url);
+    const [k1, k2] = [newKey(), newKey()];
+    const sizes = { m: 8, n: 8, k: 8, batch: 1 };
+    for (let nonce = 1; nonce <= 3; nonce++) expect(codeOf(await submit(agg.url, work(k1, ch, nonce, sizes)))).toBe("OK");
+    expect(codeOf(await submit(agg.url, work(k2, ch, 1, sizes)))).toBe("OK");
+    const ops = 2 * 8 * 8 * 8 + 2 * 8 * 8 * 8;
+    const { devices, window_s } = (await (await fetch(`${agg.url}/devices?window_s=60`)).json()) as {
+      window_s: number; devices: { pubkey_hex: string; receipts: number; verified_ops: string; ops_per_second: number; quarantined_until: number | null; first_seen: number }[];
+    };
+    expect(window_s).toBe(60);
+    const d1 = devices.find((d) => d.pubkey_hex === k1.pubkeyHex)!;
+    expect(d1).toMatchObject({ receipts: 3, verified_ops: String(3 * ops), quarantined_until: null, first_seen: agg.clock.now });
+    expect(d1.ops_per_second).toBeCloseTo((3 * ops) / 60, 6);
+    const only2 = (await (await fetch(`${agg.url}/devices?key=${k2.pubkeyHex}`)).json()) as { devices: { pubkey_hex: string }[] };
+    expect(only2.devices.map((d) => d.pubkey_hex)).toEqual([k2.pubkeyHex]);
+
+    const first = (await (await fetch(`${agg.url}/receipts?limit=2`)).json()) as { receipts: { seq: number }[]; next_cursor: string | null };
+    expect(first.receipts.map((r) => r.seq)).toEqual([1, 2]);
+    const second = (await (await fetch(`${agg.url}/receipts?limit=2&cursor=${encodeURIComponent(first.next_cursor!)}`)).json()) as { receipts: { seq: number }[]; next_cursor: string | null };
+    expect(second.receipts.map((r) => r.seq)).toEqual([3, 4]);
+    const byKey = (await (await fetch(`${agg.url}/receipts?key=${k2.pubkeyHex}`)).json()) as { receipts: { receipt: { pubkey_hex: string } }[] };
+    expect(byKey.receipts.map((r) => r.receipt.pubkey_hex)).toEqual([k2.pubkeyHex]);
+    const later = (await (await fetch(`${agg.url}/receipts?since=${agg.clock.now + 1}`)).json()) as { receipts: unknown[] };
+    expect(later.receipts).toEqual([]);
+  });
+
+  it("bad parameters are a 400 BAD_QUERY naming the parameter, never a 5xx", async () => {
+    const agg = await started({ AUDIT_RATE: "0" });
+    for (const [path, parameter] of [
+      ["/receipts?limit=0", "limit"], ["/receipts?limit=1001", "limit"], ["/receipts?limit=abc", "limit"], ["/receipts?since=-1", "since"],
+      ["/receipts?key=zz", "key"], ["/receipts?cursor=%00garbage", "cursor"], ["/receipts?limit=1&limit=2", "limit"], ["/receipts?lmit=5", "lmit"],
+      ["/devices?window_s=0", "window_s"], ["/devices?window_s=999999999999", "window_s"], ["/devices?limit=100000", "limit"], ["/devices?x=1", "x"],
+    ] as const) {
+      const res = await fetch(`${agg.url}${path}`);
+      const body = (await res.json()) as { error?: { code: string; field?: string } };
+      expect([path, res.status, body.error?.code, body.error?.field]).toEqual([path, 400, "BAD_QUERY", parameter]);
+    }
+  });
+});
+
 describe("soundness, measured", () => {
   // A worker that computed only a fraction f of its R rows passes an audit of s distinct rows with
   // probability C(fR, s) / C(R, s) (≤ f^s). Measured over many receipts through real /verify and
