@@ -24,7 +24,9 @@ import {
   assertReceiptSignature, auditMacs, bytesToHex, computeY2, deriveSeed, hexToBytes, MerkleTree, openRows, parseReceipt, publicKeyHex,
   rowLeaves, serializeOpenings, serializeReceipt, signReceipt, signingPayload, utf8, weightsFor, type AuditRequest, type Receipt, type Sizes,
 } from "@tops/protocol";
-import { computeAuditRows, NodeSignatureVerifier, publicKeyObject, type Challenge } from "../src/index";
+import { createRowKernel } from "@tops/rowkernel";
+import { startPgCluster, postgresUnavailable } from "@tops/store/testing";
+import { computeAuditRows, kernelRows, NodeSignatureVerifier, publicKeyObject, type Challenge } from "../src/index";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 const tsx = join(packageDir, "..", "..", "node_modules", ".bin", "tsx");
@@ -93,7 +95,8 @@ function timeRepeated(fn: () => void, reps: number): { min: number; median: numb
   return { min: times[0]!, median: times[Math.floor(times.length / 2)]! };
 }
 
-function auditCosts(): string[] {
+async function auditCosts(): Promise<string[]> {
+  const kernel = await createRowKernel();
   const attempt = (sizes: Sizes, nonce: number) => ({ pubkey: new Uint8Array(33).fill(2), prevHash: new Uint8Array(32).fill(1), deviceDid: "did:bench:1", nonce, sizes });
   const fullMacs = (s: Sizes): number => s.batch * s.m * (s.k * s.n + s.n * s.n);
   let nsPerMac = 0;
@@ -112,17 +115,38 @@ function auditCosts(): string[] {
     }
     for (const rows of [16, 64]) {
       const picks = Array.from({ length: rows }, (_, i) => (i * 7919) % (sizes.batch * sizes.m));
-      const cold = timeRepeated(() => void computeAuditRows({ attempt: attempt(sizes, 1), rows: picks }), 1);
-      weightsFor(sizes.k, sizes.n);
-      const warm = timeRepeated(() => void computeAuditRows({ attempt: attempt(sizes, 2), rows: picks }), sizes.m >= 2048 ? 3 : 7);
-      lines.push(`| ${sizeName(sizes)} | ${rows} | ${fmt(warm.min, 2)} / ${fmt(warm.median, 2)} | ${fmt(cold.min, 1)} | ${full} | 1/${fmt(fullMacs(sizes) / auditMacs(sizes, rows))} | 1/${fmt(fullMs / warm.min)} |`);
+      const job = (nonce: number) => ({ attempt: attempt(sizes, nonce), rows: picks });
+      const kernelCold = await timeAsync(() => kernelRows(kernel, job(1)), 1);
+      const kernelWarm = await timeAsync(() => kernelRows(kernel, job(2)), 7);
+      // The reference only where it takes seconds, not minutes.
+      let reference = "–";
+      if (sizes.m <= 1024) {
+        weightsFor(sizes.k, sizes.n);
+        const t = timeRepeated(() => void computeAuditRows(job(3)), sizes.m >= 1024 ? 2 : 5);
+        reference = `${fmt(t.min, 1)} / ${fmt(t.median, 1)}`;
+      }
+      lines.push(`| ${sizeName(sizes)} | ${rows} | ${fmt(kernelWarm.min, 2)} / ${fmt(kernelWarm.median, 2)} | ${fmt(kernelCold.min, 1)} | ${reference} | ${full} | 1/${fmt(fullMacs(sizes) / auditMacs(sizes, rows))} | 1/${fmt(fullMs / kernelWarm.min)} |`);
     }
   }
+  await kernel.close();
   return [
-    "| attempt sizes | AUDIT_ROWS | audit ms, weights cached (min / median) | audit ms, cold (weights generated) | full recomputation ms (min / median) | audit / full, multiply-adds | audit / full, time |",
-    "|---|---:|---:|---:|---:|---:|---:|",
+    `audit kernel: ${kernel.name}`,
+    "",
+    "| attempt sizes | AUDIT_ROWS | audit ms, kernel, weights cached (min / median) | audit ms, kernel, cold | audit ms, TS reference (min / median) | full recomputation ms, TS reference (min / median) | audit / full, multiply-adds | audit (kernel) / full (TS), time |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
     ...lines,
   ];
+}
+
+async function timeAsync(fn: () => Promise<unknown>, reps: number): Promise<{ min: number; median: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { min: times[0]!, median: times[Math.floor(times.length / 2)]! };
 }
 
 // ---------- 3. HTTP ----------
@@ -208,7 +232,7 @@ async function deliver(agent: Agent, url: string, w: BenchWork): Promise<number>
   return (await post(agent, `${url}/audit`, w.open(audit))).status;
 }
 
-async function load(url: string, bodies: BenchWork[], concurrency = 32): Promise<{ perSecond: number; p50: number; p99: number; accepted: number }> {
+async function load(urls: readonly string[], bodies: BenchWork[], concurrency = 32): Promise<{ perSecond: number; p50: number; p99: number; accepted: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let accepted = 0;
@@ -218,7 +242,7 @@ async function load(url: string, bodies: BenchWork[], concurrency = 32): Promise
     while (next < bodies.length) {
       const body = bodies[next++]!;
       const started = performance.now();
-      if ((await deliver(agent, url, body)) === 200) accepted++;
+      if ((await deliver(agent, urls[next % urls.length]!, body)) === 200) accepted++;
       latencies.push(performance.now() - started);
     }
   }));
@@ -235,14 +259,22 @@ interface HttpScenario {
   readonly sizes: Sizes;
   readonly count: number;
   readonly honest: boolean;
+  /** Aggregator processes sharing the store (PostgreSQL only); the load is spread over them. */
+  readonly processes?: number;
 }
 
 async function httpThroughput(): Promise<string[]> {
   const sk = secp256k1.utils.randomSecretKey();
   const allow = publicKeyHex(sk);
   const threads = String(Math.max(1, Math.min(4, cpus().length - 1)));
+  const cluster = postgresUnavailable() === null ? await startPgCluster() : undefined;
+  const pg = (name: string, processes: number): HttpScenario[] => cluster
+    ? [{ name, env: { AUDIT_RATE: "0", DATABASE_URL: cluster.newDatabase() }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false, processes }]
+    : [];
   const scenarios: HttpScenario[] = [
-    { name: "AUDIT_RATE=0", env: { AUDIT_RATE: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false },
+    { name: "AUDIT_RATE=0, embedded store", env: { AUDIT_RATE: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false },
+    ...pg("AUDIT_RATE=0, PostgreSQL, 1 aggregator", 1),
+    ...pg("AUDIT_RATE=0, PostgreSQL, 2 aggregators", 2),
     { name: "AUDIT_RATE=1, 64³, main thread", env: { AUDIT_RATE: "1", AUDIT_THREADS: "0" }, sizes: { m: 64, n: 64, k: 64, batch: 1 }, count: 600, honest: true },
     { name: `AUDIT_RATE=1, 64³, ${threads} audit thread(s)`, env: { AUDIT_RATE: "1", AUDIT_THREADS: threads }, sizes: { m: 64, n: 64, k: 64, batch: 1 }, count: 600, honest: true },
     { name: "AUDIT_RATE=1, 256³, main thread", env: { AUDIT_RATE: "1", AUDIT_THREADS: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 60, honest: true },
@@ -250,24 +282,31 @@ async function httpThroughput(): Promise<string[]> {
   ];
   const rows: string[] = [];
   for (const s of scenarios) {
-    const server = await startCli({ ALLOWED_KEYS: allow, ...s.env });
+    const servers: Server[] = [];
     try {
-      const ch = await challengeOf(server.url);
+      for (let i = 0; i < (s.processes ?? 1); i++) servers.push(await startCli({ ALLOWED_KEYS: allow, ...s.env }));
+      const ch = await challengeOf(servers[0]!.url);
       const bodies = makeReceipts(sk, ch, s.sizes, s.count, s.honest);
-      const r = await load(server.url, bodies);
+      const r = await load(servers.map((x) => x.url), bodies);
       if (r.accepted !== s.count) throw new Error(`${s.name}: only ${r.accepted} of ${s.count} accepted`);
       rows.push(`| ${s.name} | ${sizeName(s.sizes)} | ${s.count} | ${fmt(r.perSecond)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} |`);
     } finally {
-      await stopCli(server);
+      for (const x of servers) await stopCli(x);
     }
   }
-  return ["| POST /verify over HTTP (32 concurrent, keep-alive) | sizes | receipts | receipts/s | p50 ms | p99 ms |", "|---|---|---:|---:|---:|---:|", ...rows];
+  cluster?.stop();
+  return [
+    ...(cluster ? [] : [`(PostgreSQL rows skipped: ${postgresUnavailable()})`, ""]),
+    "| POST /verify over HTTP (32 concurrent, keep-alive; load generator on the same 2 cores) | sizes | receipts | receipts/s | p50 ms | p99 ms |",
+    "|---|---|---:|---:|---:|---:|",
+    ...rows,
+  ];
 }
 
 const started = performance.now();
 const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
 console.log(`tops-aggregator verify benchmark — Node ${process.version}, ${cpus().length} × ${cpu}\n`);
 console.log(signatureRates().join("\n"), "\n");
-console.log(auditCosts().join("\n"), "\n");
+console.log((await auditCosts()).join("\n"), "\n");
 console.log((await httpThroughput()).join("\n"), "\n");
 console.log(`(${fmt((performance.now() - started) / 1000, 1)} s)`);
