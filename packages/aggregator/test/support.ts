@@ -8,7 +8,7 @@ import {
   bytesToHex, computeY2, deriveSeed, hexToBytes, MerkleTree, openRows, publicKeyHex, rowLeaves, serializeOpenings, serializeReceipt, signReceipt,
   type AuditRequest, type Receipt, type ReceiptBody, type Sizes,
 } from "@tops/protocol";
-import pg from "pg";
+import { newDatabaseAt } from "@tops/store/testing";
 import { pino } from "pino";
 import { inject } from "vitest";
 import { configFromEnv, startAggregator, type Challenge, type RunningAggregator, type StartOptions } from "../src/index";
@@ -27,20 +27,11 @@ export function freshDataDir(prefix = "agg"): string {
   return dir;
 }
 
-let databases = 0;
 /** A new, empty PostgreSQL database on the suite's cluster. */
 export async function freshDatabaseUrl(): Promise<string> {
   const admin = inject("pgAdminUrl");
   if (!admin) throw new Error(`no PostgreSQL: ${inject("pgUnavailable") ?? "unknown"}`);
-  const name = `agg_${process.pid}_${++databases}_${Date.now() % 1_000_000}`;
-  const client = new pg.Client(admin);
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  return admin.replace(/\/postgres$/, `/${name}`);
+  return newDatabaseAt(admin, "agg");
 }
 
 /** Where a test aggregator keeps its data: a fresh embedded database, or a fresh PostgreSQL database. */

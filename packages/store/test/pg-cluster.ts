@@ -3,6 +3,7 @@
  * free loopback port, as the `postgres` user when we run as root (Postgres refuses to run as root).
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -93,4 +94,19 @@ export async function startPgCluster(settings: readonly string[] = []): Promise<
       }
     },
   };
+}
+
+let remoteDatabases = 0;
+/** A new, empty database on the cluster at `adminUrl` (from a test worker that only has the URL). */
+export async function newDatabaseAt(adminUrl: string, prefix = "t"): Promise<string> {
+  const { default: pg } = await import("pg");
+  const name = `${prefix}_${process.pid}_${++remoteDatabases}_${randomBytes(3).toString("hex")}`;
+  const client = new pg.Client(adminUrl);
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return adminUrl.replace(/\/postgres$/, `/${name}`);
 }

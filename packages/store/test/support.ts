@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { inject } from "vitest";
 import type { Receipt } from "@tops/protocol";
 import { openStore, type OpenStoreOptions, type ReceiptStore } from "../src";
+import { newDatabaseAt } from "./pg-cluster";
 
 export const pgAdminUrl = inject("pgAdminUrl");
 export const pgUnavailable = inject("pgUnavailable");
@@ -22,18 +22,9 @@ export function emptyDir(): string {
   return mkdtempSync(join(tmpdir(), "tops-store-empty-"));
 }
 
-let dbCount = 0;
 export async function freshDatabaseUrl(): Promise<string> {
   if (!pgAdminUrl) throw new Error(`no postgres: ${pgUnavailable}`);
-  const name = `t${process.pid}_${++dbCount}_${randomBytes(3).toString("hex")}`;
-  const client = new pg.Client(pgAdminUrl);
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  return pgAdminUrl.replace(/\/postgres$/, `/${name}`);
+  return newDatabaseAt(pgAdminUrl);
 }
 
 export type EngineName = "embedded" | "postgres";
