@@ -128,6 +128,21 @@ describe("deploy/bundle.mjs: what the aggregator loads from disk", () => {
     expect(existsSync(join(out, "aggregator/node_modules/webgpu"))).toBe(false);
   });
 
+  it("holds every file the bundles open relative to themselves (threads' entries, migrations)", async () => {
+    const opened: string[] = [];
+    for (const service of ["aggregator", "worker"]) {
+      for (const file of readdirSync(join(out, service)).filter((f) => f.endsWith(".mjs"))) {
+        const bundle = join(out, service, file);
+        for (const m of (await readFile(bundle, "utf8")).matchAll(/new URL\("([^"]+)", import\.meta\.url\)/g)) {
+          opened.push(fileURLToPath(new URL(m[1] ?? "", pathToFileURL(bundle))));
+        }
+      }
+    }
+    // At least the audit and engine threads' entries.
+    expect(opened).toEqual(expect.arrayContaining([join(out, "aggregator/audit-thread.mjs"), join(out, "worker/engine-thread.mjs")]));
+    for (const path of opened) expect(existsSync(path), path).toBe(true);
+  });
+
   it.skipIf(!aggregatorUsesStore)(`writes the store's migrations where the bundled code resolves MIGRATIONS_DIR${noStoreReason}`, async () => {
     const bundle = await readFile(join(out, "aggregator/cli.mjs"), "utf8");
     const relative = /MIGRATIONS_DIR\d* = fileURLToPath\d*\(new URL\("([^"]+)", import\.meta\.url\)\)/.exec(bundle)?.[1];

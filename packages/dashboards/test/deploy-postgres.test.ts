@@ -121,7 +121,7 @@ interface K8sObject {
     readonly volumeClaimTemplates?: readonly { readonly metadata: { readonly name: string } }[];
     readonly template?: {
       readonly metadata: { readonly labels: Record<string, string> };
-      readonly spec: { readonly containers: readonly Container[]; readonly volumes?: readonly { readonly name: string; readonly emptyDir?: unknown; readonly persistentVolumeClaim?: unknown }[] };
+      readonly spec: { readonly containers: readonly Container[]; readonly initContainers?: readonly Container[]; readonly volumes?: readonly { readonly name: string; readonly emptyDir?: unknown; readonly persistentVolumeClaim?: unknown }[] };
     };
   };
 }
@@ -205,9 +205,9 @@ function checkDatabaseObjects(objects: readonly K8sObject[]): void {
   const dataMount = aggregator?.spec?.template?.spec.containers[0]?.volumeMounts?.find((m) => m.mountPath === dataDir);
   expect(volumes.find((v) => v.name === dataMount?.name)?.emptyDir).toBeDefined();
 
-  // Every image names a release.
+  // Every image names a release, init containers' too.
   for (const o of objects) {
-    for (const c of o.spec?.template?.spec.containers ?? []) {
+    for (const c of [...(o.spec?.template?.spec.containers ?? []), ...(o.spec?.template?.spec.initContainers ?? [])]) {
       expect(c.image, `${o.metadata.name}/${c.name}`).toMatch(/:[^/:]+$/);
       expect(c.image, `${o.metadata.name}/${c.name}`).not.toMatch(/:latest$/);
     }
