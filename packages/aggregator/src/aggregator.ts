@@ -1,19 +1,21 @@
 /**
- * startAggregator(): opens DATA_DIR (epoch secret, quarantine list, ledger → replay guard),
- * starts the row checker and the HTTP server, and returns where it listens and how to stop it.
+ * startAggregator(): opens the store (embedded database under DATA_DIR, or PostgreSQL at
+ * DATABASE_URL; a JSON-lines ledger from before is imported once), starts the row checker and
+ * the HTTP server, and returns where it listens and how to stop it. Start-up reads no receipts.
  */
-import { ensureDirectory } from "@tops/env";
+import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { maxOpeningsBytes } from "@tops/protocol";
+import { ensureDirectory } from "@tops/env";
+import { attemptOps, maxOpeningsBytes } from "@tops/protocol";
+import { importJsonl, openStore } from "@tops/store";
 import { AuditPolicy } from "./audit-policy";
 import { configSummary, type AggregatorConfig } from "./config";
-import { EpochSchedule, loadOrCreateEpochSecret } from "./epochs";
+import { EpochSchedule } from "./epochs";
 import { createRequestHandler, type HealthReport } from "./http";
-import { Ledger } from "./ledger";
 import { createLogger, type Logger } from "./log";
 import { AggregatorMetricsRegistry } from "./metrics";
-import { Quarantine } from "./quarantine";
+import { StoreQuarantine } from "./quarantine";
 import { ReplayGuard } from "./replay";
 import { createMainThreadRowChecker, ThreadPoolRowChecker, type RowChecker } from "./row-checker";
 import { NodeSignatureVerifier } from "./signature";
@@ -37,7 +39,7 @@ export interface RunningAggregator {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
-  /** Stops accepting, lets requests in flight finish (at most the grace period), flushes the ledger, stops the row checker. Idempotent. */
+  /** Stops accepting, lets requests in flight finish (at most the grace period), closes the store, stops the row checker. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -61,51 +63,60 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   const log = options.logger ?? createLogger(config.logLevel);
 
   ensureDirectory(config.dataDir, "DATA_DIR");
-  const secret = loadOrCreateEpochSecret(config.dataDir);
-  if (secret.created) log.info({ event: "epoch_secret_created", dataDir: config.dataDir }, "created a new epoch secret");
-  if (secret.modeRepaired) log.warn({ event: "epoch_secret_mode_repaired" }, "the epoch secret was readable by others; its mode is now 0600");
-  const epochs = new EpochSchedule(secret.secret, config.epochSeconds);
-
-  const replay = new ReplayGuard();
-  replay.advanceTo(epochs.epochAt(clock()));
-  const { quarantine, report: quarantineReport } = await Quarantine.open(config.dataDir);
-  let ledger: Ledger;
+  const metrics = new AggregatorMetricsRegistry();
+  const store = await openStore({
+    dataDir: config.dataDir,
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    observer: { commit: (ms) => metrics.dbCommit(ms), error: (errorClass) => metrics.dbError(errorClass) },
+    log: (event, fields) => log.info({ event, ...fields }, event),
+  });
+  let epochs: EpochSchedule;
+  let epochSecret: Uint8Array;
   try {
-    const opened = await Ledger.open(config.dataDir, ({ key, seq, audited }) => replay.set(key, { kind: "stored", seq, audited }));
-    ledger = opened.ledger;
-    if (opened.report.repairedBytes > 0) {
-      log.warn({ event: "ledger_repaired", path: ledger.path, truncatedBytes: opened.report.repairedBytes }, "the ledger ended in a torn line (a crash during a write); it was truncated");
+    // Files of the JSON-lines ledger (before the database) come in once, then are renamed *.imported.
+    const imported = await importJsonl(store, config.dataDir, { opsOf: (r) => attemptOps(r.sizes), log: (event, fields) => log.info({ event, ...fields }, event) });
+    if (imported.imported || imported.epochSecret) {
+      log.info({ event: "ledger_imported", receipts: imported.receipts, quarantine: imported.quarantine, repaired: imported.repaired, epochSecret: imported.epochSecret },
+        `imported ${imported.receipts} receipts and ${imported.quarantine} quarantine records from the JSON-lines ledger`);
     }
+    epochSecret = await store.epochSecret(() => randomBytes(32));
+    epochs = new EpochSchedule(epochSecret, config.epochSeconds);
   } catch (e) {
-    await quarantine.close();
+    await store.close();
     throw e;
   }
-  if (quarantineReport.repairedBytes > 0) {
-    log.warn({ event: "quarantine_repaired", truncatedBytes: quarantineReport.repairedBytes }, "the quarantine list ended in a torn line; it was truncated");
-  }
-  log.info({ event: "ledger_loaded", entries: ledger.size, replayEntries: replay.size, quarantinedKeys: quarantine.activeCount(clock()) }, "ledger loaded");
+  const replay = new ReplayGuard();
+  replay.advanceTo(epochs.epochAt(clock()));
+  log.info({ event: "store_opened", engine: store.engine, storedReceipts: await store.storedReceipts() }, `receipts stored in ${store.engine === "postgres" ? "PostgreSQL" : "the embedded database"}`);
+  const quarantine = new StoreQuarantine(store);
 
   const checker = options.checker
     ?? (config.auditThreads > 0 && config.auditRate > 0
       ? new ThreadPoolRowChecker(config.auditThreads, config.auditQueueMax, config.auditKernel)
       : await createMainThreadRowChecker(config.auditKernel));
-  const metrics = new AggregatorMetricsRegistry();
-  metrics.readFrom({ storedReceipts: () => ledger.size, quarantinedKeys: () => quarantine.activeCount(clock()) });
-  const audits = new AuditPolicy(secret.secret, { rate: config.auditRate, rows: config.auditRows, timeoutMs: config.auditTimeoutMs });
+  metrics.readFrom({ storedReceipts: () => store.storedReceipts(), quarantinedKeys: () => store.quarantinedKeys(clock()) });
+  const audits = new AuditPolicy(epochSecret, { rate: config.auditRate, rows: config.auditRows, timeoutMs: config.auditTimeoutMs });
   const pipeline = new VerifyPipeline({
-    policy: config, audits, epochs, replay, ledger, quarantine, checker, metrics, log, clock,
+    policy: config, audits, epochs, replay, store, quarantine, checker, metrics, log, clock,
     signatures: new NodeSignatureVerifier(),
   });
 
-  const health = (): HealthReport => {
-    const failure = ledger.failed;
+  const health = async (): Promise<HealthReport> => {
+    let counts: { stored: number; quarantined: number } | undefined;
+    let failure: string | undefined;
+    try {
+      counts = { stored: await store.storedReceipts(), quarantined: await store.quarantinedKeys(clock()) };
+    } catch (e) {
+      failure = e instanceof Error ? e.message : String(e);
+    }
     return {
-      ok: failure === null,
-      ...(failure ? { reason: `ledger write failed: ${failure.message}; restart to repair` } : {}),
+      ok: failure === undefined,
+      ...(failure ? { reason: `the ${store.engine} database does not answer: ${failure}` } : {}),
+      store: store.engine,
       epoch_id: epochs.epochAt(clock()),
-      ledger_entries: ledger.size,
+      ledger_entries: counts?.stored ?? null,
       replay_entries: replay.size,
-      quarantined_keys: quarantine.activeCount(clock()),
+      quarantined_keys: counts?.quarantined ?? null,
       allowed_keys: config.allowedKeys === null ? "any" : config.allowedKeys.size,
       audit_rate: config.auditRate,
       audit_rows: config.auditRows,
@@ -123,7 +134,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
     connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
     maxHeaderSize: 16 * 1024,
   }, createRequestHandler({
-    pipeline, epochs, metrics, log, clock, health, maxBodyBytes: config.maxBodyBytes,
+    pipeline, epochs, metrics, log, clock, health, store, maxBodyBytes: config.maxBodyBytes,
     maxOpeningsBytes: maxOpeningsBytes({ m: config.maxDim, n: config.maxDim, k: config.maxDim, batch: config.maxBatch }, config.auditRows),
   }));
   server.maxHeadersCount = 100;
@@ -132,7 +143,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   try {
     address = await listen(server, config.port, config.host);
   } catch (e) {
-    await Promise.allSettled([ledger.close(), quarantine.close(), checker.close()]);
+    await Promise.allSettled([store.close(), checker.close()]);
     throw e;
   }
   const url = clientUrl(config.host, address.port);
@@ -162,9 +173,10 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
         await checker.close();
       }
       clearTimeout(timer);
-      // Appends already queued still reach the disk before the ledger closes.
+      // Accepts already started still commit before the store closes.
       await pipeline.drain();
-      await Promise.allSettled([checker.close(), ledger.close(), quarantine.close()]);
+      await Promise.allSettled([checker.close()]);
+      await store.close();
       log.info({ event: "stopped" }, "aggregator stopped");
     })();
     return closing;

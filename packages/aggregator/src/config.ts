@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { hexToBytes, isLowerHex, MAX_BATCH as PROTOCOL_MAX_BATCH, MAX_DIM as PROTOCOL_MAX_DIM, MAX_RECEIPT_BYTES } from "@tops/protocol";
-import { ConfigError, envEnum, envInt, envNumber, envString, type Env } from "@tops/env";
+import { ConfigError, envEnum, envInt, envNumber, envString, redactUrl, type Env } from "@tops/env";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,8 +17,10 @@ export interface AggregatorConfig {
   readonly host: string;
   /** AGGREGATOR_PORT: 0 picks a free port (the bound one is logged and returned). */
   readonly port: number;
-  /** DATA_DIR: ledger, quarantine list and epoch secret live here. */
+  /** DATA_DIR: the embedded database (receipts, quarantine, epoch secret) lives in DATA_DIR/db. */
   readonly dataDir: string;
+  /** DATABASE_URL: postgres://… to keep everything in PostgreSQL instead (several aggregators can share it); null = embedded. */
+  readonly databaseUrl: string | null;
   /** EPOCH_SECONDS: length of one challenge epoch. */
   readonly epochSeconds: number;
   /** ALLOWED_KEYS ∪ ALLOWED_KEYS_FILE, lowercase compressed hex; null = dev mode, any key is accepted. */
@@ -85,7 +87,7 @@ export const DEFAULTS = {
   requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
   logLevel: "info",
-} as const satisfies Omit<AggregatorConfig, "dataDir" | "allowedKeys">;
+} as const satisfies Omit<AggregatorConfig, "dataDir" | "allowedKeys" | "databaseUrl">;
 
 export { ConfigError, type Env };
 
@@ -150,6 +152,7 @@ export function configFromEnv(env: Env, readFile: (path: string) => string = (p)
     host,
     port: envInt(env, "AGGREGATOR_PORT", DEFAULTS.port, 0, 65535),
     dataDir: resolve(envString(env, "DATA_DIR") ?? DEFAULT_DATA_DIR),
+    databaseUrl: databaseUrl(env),
     epochSeconds: envInt(env, "EPOCH_SECONDS", DEFAULTS.epochSeconds, 1, 86_400),
     allowedKeys: allowedKeys(env, readFile),
     auditRate: envNumber(env, "AUDIT_RATE", DEFAULTS.auditRate, 0, 1),
@@ -173,10 +176,23 @@ export function configFromEnv(env: Env, readFile: (path: string) => string = (p)
   };
 }
 
-/** What the start-up log line shows: everything but the allow list itself (only its size). */
+function databaseUrl(env: Env): string | null {
+  const raw = envString(env, "DATABASE_URL");
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("DATABASE_URL", `must be a postgres:// URL, got "${redactUrl(raw)}"`);
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new ConfigError("DATABASE_URL", `must be a postgres:// URL, got "${redactUrl(raw)}"`);
+  return raw;
+}
+
+/** What the start-up log line shows: everything but the allow list itself (only its size) and no password. */
 export function configSummary(c: AggregatorConfig): Record<string, string | number | boolean> {
   return {
-    host: c.host, port: c.port, dataDir: c.dataDir, epochSeconds: c.epochSeconds,
+    host: c.host, port: c.port, dataDir: c.dataDir, database: c.databaseUrl === null ? "embedded" : redactUrl(c.databaseUrl), epochSeconds: c.epochSeconds,
     allowedKeys: c.allowedKeys === null ? "any (dev mode)" : c.allowedKeys.size,
     auditRate: c.auditRate, auditRows: c.auditRows, auditTimeoutMs: c.auditTimeoutMs, auditPendingMax: c.auditPendingMax,
     auditPendingPerKey: c.auditPendingPerKey, auditTimeoutQuarantine: c.auditTimeoutQuarantine, auditKernel: c.auditKernel, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds,

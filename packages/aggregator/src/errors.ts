@@ -40,6 +40,8 @@ export const AggregatorErrorCode = {
   /** Content-Type is not application/json (UTF-8), or the body has a Content-Encoding. */
   UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
   NOT_FOUND: "NOT_FOUND",
+  /** A query parameter of GET /devices or /receipts is malformed, out of range or unknown. */
+  BAD_QUERY: "BAD_QUERY",
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
   /** Too many audits queued; retry later (503 with Retry-After). */
   OVERLOADED: "OVERLOADED",
@@ -76,6 +78,7 @@ export const ERROR_STATUS: Readonly<Record<VerifyErrorCode, number>> = Object.fr
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_FOUND: 404,
+  BAD_QUERY: 400,
   METHOD_NOT_ALLOWED: 405,
   OVERLOADED: 503,
   UNAVAILABLE: 503,

@@ -5,6 +5,8 @@
  *   POST /verify      200 {accepted: true, audited, seq, epoch_id, nonce, duplicate?}
  *                     | 202 {accepted: false, audit: {audit_id, rows, expires_at}} | 4xx/5xx {error: {code, message, field?}}
  *   POST /audit       the openings of a 202 (SPEC.md §8): answered as /verify's final answer
+ *   GET  /devices     per key and device: receipts, verified ops, first/last seen, quarantine, ops/s (?window_s, key, limit)
+ *   GET  /receipts    accepted receipts in seq order, paged (?key, since, cursor, limit)
  *   GET  /metrics     Prometheus text (OpenMetrics when asked for)
  *   GET  /healthz     200 {status: "ok", …} | 503 {status: "failing", …} when the ledger cannot be written
  *
@@ -18,6 +20,8 @@ import type { EpochSchedule } from "./epochs";
 import { AggregatorErrorCode as A, VerifyRejection } from "./errors";
 import type { AggregatorMetricsRegistry } from "./metrics";
 import type { VerifyOutcome, VerifyPipeline } from "./verify";
+import { MAX_DEVICES, MAX_PAGE, MAX_WINDOW_MS, StoreQueryError, type DeviceSummary, type ReceiptStore, type StoredReceipt } from "@tops/store";
+import { isLowerHex } from "@tops/protocol";
 
 export interface HealthReport {
   readonly ok: boolean;
@@ -33,7 +37,9 @@ export interface HttpDeps {
   readonly maxBodyBytes: number;
   /** Largest POST /audit body: AUDIT_ROWS openings at MAX_DIM. */
   readonly maxOpeningsBytes: number;
-  readonly health: () => HealthReport;
+  readonly health: () => Promise<HealthReport>;
+  /** For the operators' queries (GET /devices, GET /receipts). */
+  readonly store: Pick<ReceiptStore, "devices" | "receipts">;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -192,8 +198,31 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
     },
     "/healthz": {
       GET: async (_req, res) => {
-        const { ok, ...report } = deps.health();
+        const { ok, ...report } = await deps.health();
         sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "failing", ...report });
+      },
+    },
+    "/devices": {
+      GET: async (req, res) => {
+        const q = new Query(req);
+        const windowS = q.int("window_s", 3600, 1, MAX_WINDOW_MS / 1000);
+        const key = q.key();
+        const limit = q.int("limit", 1000, 1, MAX_DEVICES);
+        q.done();
+        const devices = await deps.store.devices({ now: clock(), windowMs: windowS * 1000, limit, ...(key ? { key } : {}) });
+        sendJson(res, 200, { window_s: windowS, devices: devices.map(deviceJson) });
+      },
+    },
+    "/receipts": {
+      GET: async (req, res) => {
+        const q = new Query(req);
+        const key = q.key();
+        const since = q.int("since", undefined, 0, Number.MAX_SAFE_INTEGER);
+        const limit = q.int("limit", 100, 1, MAX_PAGE);
+        const cursor = q.string("cursor");
+        q.done();
+        const page = await deps.store.receipts({ limit, ...(key ? { key } : {}), ...(since !== undefined ? { since } : {}), ...(cursor ? { cursor } : {}) });
+        sendJson(res, 200, { receipts: page.items.map(receiptJson), next_cursor: page.nextCursor });
       },
     },
   };
@@ -204,7 +233,7 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
     res.on("error", () => {});
     const path = (req.url ?? "/").split("?", 1)[0]!;
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (!route) return sendRejection(req, res, new VerifyRejection(A.NOT_FOUND, `no route ${JSON.stringify(path.slice(0, 100))}; try /challenge, /verify, /audit, /metrics or /healthz`));
+    if (!route) return sendRejection(req, res, new VerifyRejection(A.NOT_FOUND, `no route ${JSON.stringify(path.slice(0, 100))}; try /challenge, /verify, /audit, /devices, /receipts, /metrics or /healthz`));
     const method = req.method === "HEAD" ? "GET" : (req.method ?? "");
     const handler = route[method];
     if (!handler) {
@@ -212,9 +241,67 @@ export function createRequestHandler(deps: HttpDeps): (req: IncomingMessage, res
       return sendRejection(req, res, new VerifyRejection(A.METHOD_NOT_ALLOWED, `${path} accepts ${allow}`), { allow });
     }
     handler(req, res).catch((e: unknown) => {
+      if (e instanceof StoreQueryError || e instanceof QueryError) {
+        return sendRejection(req, res, new VerifyRejection(A.BAD_QUERY, e.message, e.parameter));
+      }
       log.error({ event: "http_error", path, err: e }, "request handler failed");
       if (!res.headersSent) sendJson(res, 500, new VerifyRejection(A.INTERNAL_ERROR, "internal error").toBody());
       else res.destroy();
     });
   };
+}
+
+/** A query parameter that is missing its shape or out of range: answered 400 BAD_QUERY. */
+class QueryError extends RangeError {
+  constructor(readonly parameter: string, message: string) {
+    super(message);
+  }
+}
+
+/** The query string, read strictly: each known parameter once, nothing unknown. */
+class Query {
+  private readonly params: URLSearchParams;
+  private readonly used = new Set<string>();
+
+  constructor(req: IncomingMessage) {
+    this.params = new URL(req.url ?? "/", "http://localhost").searchParams;
+  }
+
+  string(name: string): string | undefined {
+    this.used.add(name);
+    const all = this.params.getAll(name);
+    if (all.length > 1) throw new QueryError(name, `${name} is given more than once`);
+    const v = all[0];
+    return v === undefined || v === "" ? undefined : v;
+  }
+
+  int<T extends number | undefined>(name: string, fallback: T, min: number, max: number): number | T {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new QueryError(name, `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw.slice(0, 40))}`);
+    return Number(raw);
+  }
+
+  key(): string | undefined {
+    const key = this.string("key");
+    if (key !== undefined && !isLowerHex(key, 33)) throw new QueryError("key", "key must be a compressed public key, 66 lowercase hex");
+    return key;
+  }
+
+  /** Refuses parameters this route does not know (a typo must not silently widen a query). */
+  done(): void {
+    for (const name of this.params.keys()) if (!this.used.has(name)) throw new QueryError(name, `unknown parameter ${JSON.stringify(name.slice(0, 40))}`);
+  }
+}
+
+/** Ops are bigints in the store; JSON carries them as decimal strings (they pass 2^53). */
+function deviceJson(d: DeviceSummary) {
+  return {
+    pubkey_hex: d.pubkeyHex, device_did: d.deviceDid, receipts: d.receipts, verified_ops: d.verifiedOps.toString(),
+    first_seen: d.firstSeen, last_seen: d.lastSeen, quarantined_until: d.quarantinedUntil, ops_per_second: d.opsPerSecond,
+  };
+}
+
+function receiptJson(r: StoredReceipt) {
+  return { seq: r.seq, accepted_at: r.acceptedAt, audited: r.audited, ops: r.ops.toString(), receipt: r.receipt };
 }

@@ -19,8 +19,8 @@ export type AuditResult = "match" | "mismatch" | "bad_opening" | "timeout" | "er
 
 /** Gauges read from the aggregator's state when scraped. */
 export interface GaugeSources {
-  readonly storedReceipts: () => number;
-  readonly quarantinedKeys: () => number;
+  readonly storedReceipts: () => Promise<number>;
+  readonly quarantinedKeys: () => Promise<number>;
 }
 
 export class AggregatorMetricsRegistry {
@@ -46,6 +46,16 @@ export class AggregatorMetricsRegistry {
     if (durationMs !== undefined) this.metrics.verifyDurationMs.observe(durationMs);
   }
 
+  /** Latency of one committed write transaction of the store. */
+  dbCommit(ms: number): void {
+    this.metrics.dbCommitDurationMs.observe(ms);
+  }
+
+  /** A database error, by class (the store's classification: connection, constraint, …). */
+  dbError(errorClass: string): void {
+    this.metrics.dbErrors.inc({ class: errorClass });
+  }
+
   audit(result: AuditResult): void {
     this.metrics.audits.inc({ result });
   }
@@ -53,8 +63,10 @@ export class AggregatorMetricsRegistry {
   /** Exposition text for an Accept header, and its content type. */
   async render(accept: string | undefined): Promise<{ body: string; contentType: string }> {
     if (this.sources) {
-      this.metrics.storedReceipts.set(this.sources.storedReceipts());
-      this.metrics.quarantinedKeys.set(this.sources.quarantinedKeys());
+      // A database that does not answer leaves the last values (and counts in db_errors_total).
+      const [stored, quarantined] = await Promise.allSettled([this.sources.storedReceipts(), this.sources.quarantinedKeys()]);
+      if (stored.status === "fulfilled") this.metrics.storedReceipts.set(stored.value);
+      if (quarantined.status === "fulfilled") this.metrics.quarantinedKeys.set(quarantined.value);
     }
     const format = negotiateFormat(accept);
     return { body: await renderRegistry(this.registry, format), contentType: contentTypeOf(format) };

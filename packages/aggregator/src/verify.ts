@@ -7,23 +7,25 @@
  *   4. policy: key allowed / not quarantined (403), epoch fresh and prev_hash right (422),
  *      not a replay (409), sizes within this aggregator's bounds (422),
  *   5. audited (AUDIT_RATE, decided from the signed receipt with a secret key)? → 202 with the rows to open;
- *      else durable ledger append, then 200.
+ *      else one committed insert in the store (whose unique constraints are the final word on
+ *      replays, across processes), then 200.
  * POST /audit (the openings):
  *   parse, signature, audit_id issued for this receipt and not expired, rows exactly the requested
  *   ones with paths to work_root (else OPENING_MISMATCH), rows equal to the reference's (else
- *   WORK_ROOT_MISMATCH); both failures quarantine the key. Then the ledger, then 200.
- * Steps up to the claim of the attempt run without yielding to the event loop, so two concurrent
- * copies of one receipt cannot both pass: the second sees the first's claim.
+ *   WORK_ROOT_MISMATCH); both failures quarantine the key. Then the store, then 200.
+ * After the last await before it, the checks up to the claim of the attempt run without yielding,
+ * so two concurrent copies of one receipt in this process cannot both pass: the second sees the
+ * first's claim. Between processes the store's constraints decide (duplicate / replay).
  */
-import { attemptOps, bytesToHex, hexToBytes, MAX_RECEIPT_BYTES, OpeningsError, openingsProblem, parseOpenings, parseReceipt, ReceiptError, ReceiptErrorCode, type AuditRequest, type Receipt } from "@tops/protocol";
+import { attemptOps, bytesToHex, hexToBytes, MAX_RECEIPT_BYTES, serializeReceipt, OpeningsError, openingsProblem, parseOpenings, parseReceipt, ReceiptError, ReceiptErrorCode, type AuditRequest, type Receipt } from "@tops/protocol";
 import type { Logger } from "pino";
 import { attemptKey, type AuditPolicy } from "./audit-policy";
 import type { AggregatorConfig } from "./config";
 import type { EpochSchedule } from "./epochs";
 import { AggregatorErrorCode as A, VerifyRejection } from "./errors";
-import type { Ledger } from "./ledger";
+import type { ReceiptStore } from "@tops/store";
 import type { AggregatorMetricsRegistry } from "./metrics";
-import type { Quarantine, QuarantineEvidence } from "./quarantine";
+import type { QuarantineEvidence, StoreQuarantine } from "./quarantine";
 import type { AttemptState, ReplayGuard } from "./replay";
 import { RowCheckerBusyError, RowCheckerClosedError, type RowChecker } from "./row-checker";
 import type { NodeSignatureVerifier } from "./signature";
@@ -38,8 +40,8 @@ export interface VerifyDeps {
   readonly audits: AuditPolicy;
   readonly epochs: EpochSchedule;
   readonly replay: ReplayGuard;
-  readonly ledger: Ledger;
-  readonly quarantine: Quarantine;
+  readonly store: ReceiptStore;
+  readonly quarantine: StoreQuarantine;
   readonly checker: RowChecker;
   readonly signatures: NodeSignatureVerifier;
   readonly metrics: AggregatorMetricsRegistry;
@@ -52,7 +54,7 @@ export interface AcceptedOutcome {
   readonly kind: "accepted";
   readonly receipt: Receipt;
   readonly audited: boolean;
-  /** Position in the ledger. */
+  /** Position in the ledger (the store's seq). */
   readonly seq: number;
   /** The receipt was already stored: this answer repeats the first one. */
   readonly duplicate: boolean;
@@ -149,19 +151,50 @@ export class VerifyPipeline {
       if (this.closing) throw new VerifyRejection(A.UNAVAILABLE, "the aggregator is shutting down");
       receipt = parseReceipt(decodeBody(body, MAX_RECEIPT_BYTES));
       this.deps.signatures.assert(receipt);
+      const r = receipt;
       this.deps.replay.advanceTo(this.deps.epochs.epochAt(now));
-      const seen = this.deps.replay.lookup(receipt);
-      if (seen.kind === "same") return await this.again(receipt, seen.state, started, now);
-      this.checkKey(receipt, now);
-      this.checkFreshness(receipt, now);
-      if (seen.kind === "conflict") throw replayRejection(receipt, seen.rule);
-      this.checkSizes(receipt);
-      if (this.deps.audits.chosen(receipt)) return this.requestAudit(receipt, started, now);
-      this.deps.replay.set(receipt, { kind: "in_flight" });
-      return await this.store(receipt, false, started);
+      const early = this.deps.replay.lookup(r);
+      if (early.kind === "same") return await this.again(r, early.state, started, now);
+      const refusedUntil = await this.deps.quarantine.refusedUntil(r.pubkey_hex, now);
+      const audited = this.deps.audits.chosen(r);
+      // An audit is only worth asking for a receipt the store does not hold yet (a restart, or another aggregator, may have stored it).
+      const stored = audited ? await this.storedAttempt(r) : undefined;
+      // No await from here to the claim.
+      const seen = this.deps.replay.lookup(r);
+      if (seen.kind === "same") return await this.again(r, seen.state, started, now);
+      this.checkKey(r, refusedUntil);
+      if (stored) return this.storedAnswer(r, stored, started);
+      const stale = this.freshnessRejection(r, now);
+      if (stale) {
+        // A receipt stored long ago and resubmitted (a spool after an outage) is answered as stored, not as stale.
+        const old = audited ? undefined : await this.storedAttempt(r);
+        if (old) return this.storedAnswer(r, old, started);
+        throw stale;
+      }
+      if (seen.kind === "conflict") throw replayRejection(r, seen.rule);
+      this.checkSizes(r);
+      if (audited) return this.requestAudit(r, started, now);
+      this.deps.replay.set(r, { kind: "in_flight" });
+      return await this.commit(r, false, started);
     } catch (e) {
       return this.rejected(e, started, receipt, false);
     }
+  }
+
+  /** What the store holds for this receipt's attempt: its seq when it is this very receipt; a REPLAY when another one took it. */
+  private async storedAttempt(r: Receipt): Promise<{ seq: number } | undefined> {
+    const found = await this.deps.store.findAttempt(r.pubkey_hex, r.epoch_id, r.nonce);
+    if (found) {
+      if (found.sigHex !== r.sig_hex) throw replayRejection(r, "attempt");
+      return { seq: found.seq };
+    }
+    if (await this.deps.store.signatureSeen(r.sig_hex)) throw replayRejection(r, "signature");
+    return undefined;
+  }
+
+  private storedAnswer(receipt: Receipt, stored: { seq: number }, started: number): AcceptedOutcome {
+    this.deps.replay.set(receipt, { kind: "stored", seq: stored.seq, audited: false });
+    return { kind: "accepted", receipt, audited: false, seq: stored.seq, duplicate: true, durationMs: performance.now() - started };
   }
 
   /** The answer a receipt already has: resubmitting never costs a worker its receipt. */
@@ -261,7 +294,13 @@ export class VerifyPipeline {
         this.expire(key);
         throw new VerifyRejection(A.AUDIT_EXPIRED, `the audit expired at ${new Date(audits.expiresAt(issuedAt)).toISOString()}`, "audit_id");
       }
-      this.checkKey(receipt, now);
+      const r = receipt;
+      const refusedUntil = await this.deps.quarantine.refusedUntil(r.pubkey_hex, now);
+      // No await from here to the claim.
+      const again = replay.lookup(r);
+      if (again.kind === "conflict") throw replayRejection(r, again.rule);
+      if (again.kind === "same" && again.state.kind !== "auditing") return await this.again(r, again.state, started, now);
+      this.checkKey(r, refusedUntil);
       const pending = this.pending.get(key);
       if (pending?.checking) throw new VerifyRejection(A.IN_PROGRESS, "openings for this receipt are being checked right now; retry in a moment");
       if (pending) pending.checking = true;
@@ -291,11 +330,12 @@ export class VerifyPipeline {
       }
       this.deps.metrics.audit("match");
       // The key may have failed another audit while this one ran.
-      this.checkKey(receipt, this.deps.clock());
+      const later = this.deps.clock();
+      this.checkKey(receipt, await this.deps.quarantine.refusedUntil(receipt.pubkey_hex, later));
       this.dropPending(key);
       replay.set(receipt, { kind: "in_flight" });
       claimed = undefined;
-      return await this.store(receipt, true, started);
+      return await this.commit(receipt, true, started);
     } catch (e) {
       if (claimed) {
         const p = this.pending.get(claimed.key);
@@ -348,21 +388,26 @@ export class VerifyPipeline {
     });
   }
 
-  private async store(receipt: Receipt, audited: boolean, started: number): Promise<AcceptedOutcome> {
-    const { ledger, replay } = this.deps;
+  /** One committed insert; the store's unique constraints turn a copy stored meanwhile (by any process) into a duplicate or a replay. */
+  private async commit(receipt: Receipt, audited: boolean, started: number): Promise<AcceptedOutcome> {
+    const { store, replay } = this.deps;
+    const ops = attemptOps(receipt.sizes);
+    let outcome;
     try {
-      if (ledger.failed) throw new VerifyRejection(A.UNAVAILABLE, "the ledger cannot be written; retry later");
-      const seq = await ledger.append(receipt, audited, this.deps.clock()).catch((e: unknown) => {
-        throw new LedgerWriteError(e);
-      });
-      replay.set(receipt, { kind: "stored", seq, audited });
-      const durationMs = performance.now() - started;
-      this.deps.metrics.accepted(durationMs, attemptOps(receipt.sizes));
-      return { kind: "accepted", receipt, audited, seq, duplicate: false, durationMs };
+      outcome = await store.accept(receipt, serializeReceipt(receipt), { audited, acceptedAt: this.deps.clock(), ops });
     } catch (e) {
       replay.forget(receipt);
-      throw e;
+      throw new LedgerWriteError(e);
     }
+    if (outcome.kind === "replay") {
+      replay.forget(receipt);
+      throw replayRejection(receipt, outcome.rule);
+    }
+    const duplicate = outcome.kind === "duplicate";
+    replay.set(receipt, { kind: "stored", seq: outcome.seq, audited });
+    const durationMs = performance.now() - started;
+    if (!duplicate) this.deps.metrics.accepted(durationMs, ops);
+    return { kind: "accepted", receipt, audited, seq: outcome.seq, duplicate, durationMs };
   }
 
   private rejected(e: unknown, started: number, receipt: Receipt | undefined, audited: boolean): RejectedOutcome {
@@ -372,26 +417,27 @@ export class VerifyPipeline {
     return { kind: "rejected", rejection, audited, durationMs, ...(receipt ? { receipt } : {}), ...(cause === undefined ? {} : { cause }) };
   }
 
-  private checkKey(r: Receipt, now: number): void {
+  /** `until`: what the quarantine said for this key just before (null: not refused). */
+  private checkKey(r: Receipt, until: number | null): void {
     const { allowedKeys } = this.deps.policy;
     if (allowedKeys !== null && !allowedKeys.has(r.pubkey_hex)) {
       throw new VerifyRejection(A.KEY_NOT_ALLOWED, "pubkey_hex is not on this aggregator's allow list", "pubkey_hex");
     }
-    const until = this.deps.quarantine.refusedUntil(r.pubkey_hex, now);
     if (until !== null) {
       throw new VerifyRejection(A.KEY_QUARANTINED, `this key failed an audit and is refused until ${new Date(until).toISOString()}`, "pubkey_hex");
     }
   }
 
-  private checkFreshness(r: Receipt, now: number): void {
+  private freshnessRejection(r: Receipt, now: number): VerifyRejection | null {
     const problem = this.deps.epochs.freshnessProblem(r.epoch_id, r.prev_hash_hex, now);
     if (problem === A.STALE_EPOCH) {
       const current = this.deps.epochs.epochAt(now);
-      throw new VerifyRejection(A.STALE_EPOCH, `epoch ${r.epoch_id} is neither the current (${current}) nor the previous epoch; fetch GET /challenge`, "epoch_id");
+      return new VerifyRejection(A.STALE_EPOCH, `epoch ${r.epoch_id} is neither the current (${current}) nor the previous epoch; fetch GET /challenge`, "epoch_id");
     }
     if (problem === A.PREV_HASH_MISMATCH) {
-      throw new VerifyRejection(A.PREV_HASH_MISMATCH, `prev_hash_hex is not the challenge of epoch ${r.epoch_id}`, "prev_hash_hex");
+      return new VerifyRejection(A.PREV_HASH_MISMATCH, `prev_hash_hex is not the challenge of epoch ${r.epoch_id}`, "prev_hash_hex");
     }
+    return null;
   }
 
   private checkSizes(r: Receipt): void {
@@ -428,6 +474,6 @@ function toRejection(e: unknown): { rejection: VerifyRejection; cause?: unknown 
   if (e instanceof VerifyRejection) return { rejection: e };
   if (e instanceof ReceiptError) return { rejection: new VerifyRejection(e.code, e.message, e.field) };
   if (e instanceof AuditFailure) return { rejection: new VerifyRejection(A.UNAVAILABLE, "the audit could not run; retry later"), cause: e.reason };
-  if (e instanceof LedgerWriteError) return { rejection: new VerifyRejection(A.UNAVAILABLE, "the ledger cannot be written; retry later"), cause: e.reason };
+  if (e instanceof LedgerWriteError) return { rejection: new VerifyRejection(A.UNAVAILABLE, "the receipt could not be stored; retry later"), cause: e.reason };
   return { rejection: new VerifyRejection(A.INTERNAL_ERROR, "internal error"), cause: e };
 }

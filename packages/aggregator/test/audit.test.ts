@@ -3,13 +3,13 @@
  * finished by another aggregator sharing the secret, and soundness measured against workers
  * that compute only part of their rows.
  */
-import { copyFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { auditMacs, bytesToHex, publicKeyHex, type AuditRequest, type Sizes } from "@tops/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditPolicy, EPOCH_SECRET_FILE, loadOrCreateEpochSecret } from "../src/index";
+import { AuditPolicy, EPOCH_SECRET_FILE } from "../src/index";
 import {
-  codeOf, getChallenge, newKey, openingsFor, postAudit, postVerify, startTestAggregator, submit, tempDir, TestClock, work, type TestAggregator,
+  codeOf, freshStoreEnv, getChallenge, newKey, openingsFor, postAudit, postVerify, startTestAggregator, submit, TEST_STORE, TestClock, work, type TestAggregator,
 } from "./support";
 
 const closers: (() => Promise<void>)[] = [];
@@ -98,13 +98,14 @@ describe("malformed or misdirected openings", () => {
 
 describe("several aggregators sharing one epoch secret", () => {
   it("an audit issued by one is finished by the other, and asks the same rows", async () => {
-    const dirA = tempDir("share-a");
-    const dirB = tempDir("share-b");
-    loadOrCreateEpochSecret(dirA);
-    copyFileSync(join(dirA, EPOCH_SECRET_FILE), join(dirB, EPOCH_SECRET_FILE));
+    // On PostgreSQL two aggregators share one database (and so its secret); embedded, each has its
+    // own database and the same secret is given to both (the file is imported at start).
     const clock = new TestClock();
-    const a = await started({ AUDIT_RATE: "1" }, { dataDir: dirA, clock });
-    const b = await started({ AUDIT_RATE: "1" }, { dataDir: dirB, clock });
+    const storeA = await freshStoreEnv();
+    const storeB = TEST_STORE === "postgres" ? { dataDir: (await freshStoreEnv()).dataDir, env: storeA.env } : await freshStoreEnv();
+    for (const dir of new Set([storeA.dataDir, storeB.dataDir])) writeFileSync(join(dir, EPOCH_SECRET_FILE), `${"e1".repeat(32)}\n`, { mode: 0o600 });
+    const a = await started({ AUDIT_RATE: "1" }, { dataDir: storeA.dataDir, storeEnv: storeA.env, clock });
+    const b = await started({ AUDIT_RATE: "1" }, { dataDir: storeB.dataDir, storeEnv: storeB.env, clock });
     const key = newKey();
     const w = work(key, await getChallenge(a.url), 1, { m: 64, n: 8, k: 8, batch: 1 });
     const fromA = await postVerify(a.url, w.receipt);
@@ -131,6 +132,49 @@ describe("ledger metrics", () => {
     agg.clock.advance(3600_000 + 1);
     const later = await (await fetch(`${agg.url}/metrics`)).text();
     expect(later).toMatch(/^tops_aggregator_quarantined_keys 0$/m);
+  });
+});
+
+describe("operator queries: GET /devices and GET /receipts", () => {
+  it("per device totals, ops/s from acceptance times, quarantine; receipts paged by seq and filtered by key", async () => {
+    const agg = await started({ AUDIT_RATE: "0" });
+    const ch = await getChallenge(agg.url);
+    const [k1, k2] = [newKey(), newKey()];
+    const sizes = { m: 8, n: 8, k: 8, batch: 1 };
+    for (let nonce = 1; nonce <= 3; nonce++) expect(codeOf(await submit(agg.url, work(k1, ch, nonce, sizes)))).toBe("OK");
+    expect(codeOf(await submit(agg.url, work(k2, ch, 1, sizes)))).toBe("OK");
+    const ops = 2 * 8 * 8 * 8 + 2 * 8 * 8 * 8;
+    const { devices, window_s } = (await (await fetch(`${agg.url}/devices?window_s=60`)).json()) as {
+      window_s: number; devices: { pubkey_hex: string; receipts: number; verified_ops: string; ops_per_second: number; quarantined_until: number | null; first_seen: number }[];
+    };
+    expect(window_s).toBe(60);
+    const d1 = devices.find((d) => d.pubkey_hex === k1.pubkeyHex)!;
+    expect(d1).toMatchObject({ receipts: 3, verified_ops: String(3 * ops), quarantined_until: null, first_seen: agg.clock.now });
+    expect(d1.ops_per_second).toBeCloseTo((3 * ops) / 60, 6);
+    const only2 = (await (await fetch(`${agg.url}/devices?key=${k2.pubkeyHex}`)).json()) as { devices: { pubkey_hex: string }[] };
+    expect(only2.devices.map((d) => d.pubkey_hex)).toEqual([k2.pubkeyHex]);
+
+    const first = (await (await fetch(`${agg.url}/receipts?limit=2`)).json()) as { receipts: { seq: number }[]; next_cursor: string | null };
+    expect(first.receipts.map((r) => r.seq)).toEqual([1, 2]);
+    const second = (await (await fetch(`${agg.url}/receipts?limit=2&cursor=${encodeURIComponent(first.next_cursor!)}`)).json()) as { receipts: { seq: number }[]; next_cursor: string | null };
+    expect(second.receipts.map((r) => r.seq)).toEqual([3, 4]);
+    const byKey = (await (await fetch(`${agg.url}/receipts?key=${k2.pubkeyHex}`)).json()) as { receipts: { receipt: { pubkey_hex: string } }[] };
+    expect(byKey.receipts.map((r) => r.receipt.pubkey_hex)).toEqual([k2.pubkeyHex]);
+    const later = (await (await fetch(`${agg.url}/receipts?since=${agg.clock.now + 1}`)).json()) as { receipts: unknown[] };
+    expect(later.receipts).toEqual([]);
+  });
+
+  it("bad parameters are a 400 BAD_QUERY naming the parameter, never a 5xx", async () => {
+    const agg = await started({ AUDIT_RATE: "0" });
+    for (const [path, parameter] of [
+      ["/receipts?limit=0", "limit"], ["/receipts?limit=1001", "limit"], ["/receipts?limit=abc", "limit"], ["/receipts?since=-1", "since"],
+      ["/receipts?key=zz", "key"], ["/receipts?cursor=%00garbage", "cursor"], ["/receipts?limit=1&limit=2", "limit"], ["/receipts?lmit=5", "lmit"],
+      ["/devices?window_s=0", "window_s"], ["/devices?window_s=999999999999", "window_s"], ["/devices?limit=100000", "limit"], ["/devices?x=1", "x"],
+    ] as const) {
+      const res = await fetch(`${agg.url}${path}`);
+      const body = (await res.json()) as { error?: { code: string; field?: string } };
+      expect([path, res.status, body.error?.code, body.error?.field]).toEqual([path, 400, "BAD_QUERY", parameter]);
+    }
   });
 });
 
@@ -161,10 +205,10 @@ describe("soundness, measured", () => {
 
   for (const f of [0.5, 0.9]) {
     it(`f = ${f}: caught at a rate consistent with 1 − C(fR, s)/C(R, s) (≈ 1 − f^${s})`, async () => {
-      const dataDir = tempDir("sound");
+      const { dataDir, env: storeEnv } = await freshStoreEnv();
       writeFileSync(join(dataDir, EPOCH_SECRET_FILE), `${"5a".repeat(32)}\n`, { mode: 0o600 });
       // Fixed secret, key and time: the whole run is the same every time.
-      const agg = await started({ AUDIT_RATE: "1", AUDIT_ROWS: String(s), QUARANTINE_SECONDS: "0" }, { dataDir, clock: new TestClock(60, 1_767_225_600_000) });
+      const agg = await started({ AUDIT_RATE: "1", AUDIT_ROWS: String(s), QUARANTINE_SECONDS: "0" }, { dataDir, storeEnv, clock: new TestClock(60, 1_767_225_600_000) });
       const sk = new Uint8Array(32).fill(f === 0.5 ? 0x21 : 0x22);
       const key = { sk, pubkeyHex: publicKeyHex(sk) };
       const ch = await getChallenge(agg.url);

@@ -1,5 +1,5 @@
 /** Shared test helpers: an aggregator on port 0 over a temp DATA_DIR, keys, honest receipts, HTTP calls. */
-import { mkdtempSync } from "node:fs";
+import { cpSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -8,11 +8,45 @@ import {
   bytesToHex, computeY2, deriveSeed, hexToBytes, MerkleTree, openRows, publicKeyHex, rowLeaves, serializeOpenings, serializeReceipt, signReceipt,
   type AuditRequest, type Receipt, type ReceiptBody, type Sizes,
 } from "@tops/protocol";
+import pg from "pg";
 import { pino } from "pino";
+import { inject } from "vitest";
 import { configFromEnv, startAggregator, type Challenge, type RunningAggregator, type StartOptions } from "../src/index";
 
 export function tempDir(prefix = "agg"): string {
   return mkdtempSync(join(tmpdir(), `tops-${prefix}-test-`));
+}
+
+/** Which store this run of the suite uses (vitest.config.ts runs it once per engine). */
+export const TEST_STORE: "embedded" | "postgres" = process.env.TOPS_TEST_STORE === "postgres" ? "postgres" : "embedded";
+
+/** A DATA_DIR holding an initialised embedded database (copied from the global template). */
+export function freshDataDir(prefix = "agg"): string {
+  const dir = tempDir(prefix);
+  cpSync(inject("embeddedTemplate"), dir, { recursive: true });
+  return dir;
+}
+
+let databases = 0;
+/** A new, empty PostgreSQL database on the suite's cluster. */
+export async function freshDatabaseUrl(): Promise<string> {
+  const admin = inject("pgAdminUrl");
+  if (!admin) throw new Error(`no PostgreSQL: ${inject("pgUnavailable") ?? "unknown"}`);
+  const name = `agg_${process.pid}_${++databases}_${Date.now() % 1_000_000}`;
+  const client = new pg.Client(admin);
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return admin.replace(/\/postgres$/, `/${name}`);
+}
+
+/** Where a test aggregator keeps its data: a fresh embedded database, or a fresh PostgreSQL database. */
+export async function freshStoreEnv(dataDir?: string): Promise<{ dataDir: string; env: Record<string, string> }> {
+  if (TEST_STORE === "postgres") return { dataDir: dataDir ?? tempDir(), env: { DATABASE_URL: await freshDatabaseUrl() } };
+  return { dataDir: dataDir ?? freshDataDir(), env: {} };
 }
 
 /** A clock the test moves by hand, starting 1 s into an epoch so nothing rotates by accident. */
@@ -57,6 +91,8 @@ export class LogCapture {
 
 export interface TestAggregator extends RunningAggregator {
   readonly clock: TestClock;
+  /** What to pass again to start another aggregator on the same data (DATABASE_URL on postgres). */
+  readonly storeEnv: Record<string, string>;
 }
 
 /**
@@ -65,12 +101,30 @@ export interface TestAggregator extends RunningAggregator {
  */
 export async function startTestAggregator(
   env: Record<string, string> = {},
-  opts: { dataDir?: string; clock?: TestClock } & Omit<StartOptions, "clock"> = {},
+  opts: { dataDir?: string; storeEnv?: Record<string, string>; clock?: TestClock } & Omit<StartOptions, "clock"> = {},
 ): Promise<TestAggregator> {
-  const { dataDir = tempDir(), clock = new TestClock(Number(env.EPOCH_SECONDS ?? 60)), ...startOptions } = opts;
-  const config = configFromEnv({ AGGREGATOR_HOST: "127.0.0.1", AGGREGATOR_PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "silent", AUDIT_THREADS: "0", ...env });
+  const { clock = new TestClock(Number(env.EPOCH_SECONDS ?? 60)), storeEnv: given, dataDir: givenDir, ...startOptions } = opts;
+  const store = given !== undefined && givenDir !== undefined ? { dataDir: givenDir, env: given } : await freshStoreEnv(givenDir);
+  const config = configFromEnv({
+    AGGREGATOR_HOST: "127.0.0.1", AGGREGATOR_PORT: "0", DATA_DIR: store.dataDir, LOG_LEVEL: "silent", AUDIT_THREADS: "0", ...store.env, ...env,
+  });
   const running = await startAggregator(config, { ...startOptions, clock: clock.read });
-  return { ...running, clock };
+  return { ...running, clock, storeEnv: store.env };
+}
+
+/** Every stored receipt, in seq order, through GET /receipts. */
+export async function storedReceipts(url: string, key?: string): Promise<{ seq: number; audited: boolean; receipt: Receipt }[]> {
+  const out: { seq: number; audited: boolean; receipt: Receipt }[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = new URLSearchParams({ limit: "1000", ...(key ? { key } : {}), ...(cursor ? { cursor } : {}) });
+    const res = await fetch(`${url}/receipts?${q}`);
+    if (res.status !== 200) throw new Error(`GET /receipts: ${res.status} ${await res.text()}`);
+    const page = (await res.json()) as { receipts: { seq: number; audited: boolean; receipt: Receipt }[]; next_cursor: string | null };
+    out.push(...page.receipts);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return out;
 }
 
 export async function getChallenge(url: string): Promise<Challenge> {

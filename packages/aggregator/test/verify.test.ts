@@ -1,5 +1,5 @@
 /** POST /verify and /audit over real HTTP: honest receipts land in the ledger, every forgery is refused with its code. */
-import { readFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import {
@@ -7,10 +7,10 @@ import {
 } from "@tops/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  AggregatorErrorCode, computeAuditRows, ERROR_STATUS, LEDGER_FILE, QUARANTINE_FILE, RowCheckerBusyError, SECP256K1_N, type RowChecker,
+  AggregatorErrorCode, computeAuditRows, ERROR_STATUS, RowCheckerBusyError, SECP256K1_N, type RowChecker,
 } from "../src/index";
 import {
-  codeOf, getChallenge, honestBody, honestReceipt, LogCapture, newKey, postVerify, SMALL, startTestAggregator, submit, work, type TestAggregator,
+  codeOf, freshStoreEnv, getChallenge, honestBody, honestReceipt, LogCapture, newKey, postVerify, SMALL, startTestAggregator, storedReceipts, submit, work, type TestAggregator,
 } from "./support";
 
 const closers: (() => Promise<void>)[] = [];
@@ -24,9 +24,8 @@ async function started(...args: Parameters<typeof startTestAggregator>): Promise
   return agg;
 }
 
-function ledgerLines(dataDir: string): { seq: number; audited: boolean; receipt: Receipt }[] {
-  return readFileSync(join(dataDir, LEDGER_FILE), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { seq: number; audited: boolean; receipt: Receipt });
-}
+/** The ledger as GET /receipts shows it. */
+const ledgerLines = (agg: TestAggregator): Promise<{ seq: number; audited: boolean; receipt: Receipt }[]> => storedReceipts(agg.url);
 
 /** The receipt with pubkey_hex replaced by the second key recovered from its signature (ECDSA key recovery). */
 function twinOf(r: Receipt): Receipt {
@@ -56,7 +55,7 @@ describe("accepting honest receipts", () => {
     expect(a.first.body.audit!.expires_at).toBe(agg.clock.now + 30_000);
     expect(a.status).toBe(200);
     expect(a.body).toEqual({ accepted: true, audited: true, seq: 1, epoch_id: ch.epoch_id, nonce: 1 });
-    const lines = ledgerLines(agg.dataDir);
+    const lines = (await ledgerLines(agg));
     expect(lines).toHaveLength(1);
     expect(lines[0]!.seq).toBe(1);
     expect(lines[0]!.audited).toBe(true);
@@ -69,7 +68,7 @@ describe("accepting honest receipts", () => {
     expect(big.status).toBe(200);
     expect(new Set(big.first.body.audit!.rows).size).toBe(16);
     expect((await submit(agg.url, honestReceipt(key, ch, 3, { m: 8, n: 24, k: 40, batch: 2 }))).status).toBe(200);
-    expect(ledgerLines(agg.dataDir).map((l) => l.receipt.nonce)).toEqual([1, 2, 3]);
+    expect((await ledgerLines(agg)).map((l) => l.receipt.nonce)).toEqual([1, 2, 3]);
   });
 
   it("accepts `application/json; charset=utf-8`", async () => {
@@ -182,14 +181,13 @@ describe("refusing forgeries", () => {
     expect([a.status, codeOf(a), a.body.error?.field]).toEqual([422, "WORK_ROOT_MISMATCH", "work_root_hex"]);
     const next = await submit(agg.url, await fresh());
     expect([next.status, codeOf(next)]).toEqual([403, "KEY_QUARANTINED"]);
-    const record = JSON.parse(readFileSync(join(agg.dataDir, QUARANTINE_FILE), "utf8").trim()) as { pubkey_hex: string; reason: string; until: number; evidence: { row: number } };
-    expect(record).toMatchObject({ pubkey_hex: key.pubkeyHex, reason: "WORK_ROOT_MISMATCH", until: agg.clock.now + 3600_000 });
-    expect(record.evidence.row).toBeGreaterThanOrEqual(0);
+    const { devices } = (await (await fetch(`${agg.url}/devices`)).json()) as { devices: { pubkey_hex: string; quarantined_until: number | null }[] };
+    expect(devices.find((d) => d.pubkey_hex === key.pubkeyHex)?.quarantined_until).toBe(agg.clock.now + 3600_000);
     // The same receipt again gets the same refusal, not a second chance.
     expect(codeOf(await postVerify(agg.url, forged.receipt))).toBe("WORK_ROOT_MISMATCH");
     agg.clock.advance(3600_000);
     expect(codeOf(await submit(agg.url, await fresh()))).toBe("OK");
-    expect(ledgerLines(agg.dataDir).some((l) => l.receipt.work_root_hex === forged.receipt.work_root_hex)).toBe(false);
+    expect((await ledgerLines(agg)).some((l) => l.receipt.work_root_hex === forged.receipt.work_root_hex)).toBe(false);
   });
 
   it("a work_root the worker cannot open (paths do not lead to it) → 422 OPENING_MISMATCH, key quarantined", async () => {
@@ -240,7 +238,7 @@ describe("work and signatures are bound to the signer's key", () => {
     const claimed = { ...honest, receipt: signReceipt(body, other.sk) };
     const a = await submit(agg.url, claimed);
     expect([a.first.status, a.status, codeOf(a)]).toEqual([202, 422, "WORK_ROOT_MISMATCH"]);
-    expect(ledgerLines(agg.dataDir).map((l) => l.receipt.pubkey_hex)).toEqual([key.pubkeyHex]);
+    expect((await ledgerLines(agg)).map((l) => l.receipt.pubkey_hex)).toEqual([key.pubkeyHex]);
   });
 });
 
@@ -297,8 +295,12 @@ describe("every protocol parse error is a 400 with its code", () => {
 describe("HTTP surface", () => {
   let agg: TestAggregator;
   const logs = new LogCapture();
+  const secret = "c3".repeat(32);
   beforeAll(async () => {
-    agg = await started({ MAX_BODY_BYTES: "8192" }, { logger: logs.logger });
+    const store = await freshStoreEnv();
+    // A known epoch secret (imported from the file at start), to check that it is never logged.
+    writeFileSync(join(store.dataDir, "epoch-secret"), `${secret}\n`, { mode: 0o600 });
+    agg = await started({ MAX_BODY_BYTES: "8192" }, { logger: logs.logger, dataDir: store.dataDir, storeEnv: store.env });
   });
 
   it("415 for a wrong or missing content type, or a content encoding", async () => {
@@ -352,7 +354,7 @@ describe("HTTP surface", () => {
     expect(logs.lines.filter((l) => l.event === "verify").length).toBe(before + 2);
     expect(logs.lines.filter((l) => l.event === "dev_mode")).toHaveLength(1);
     expect(logs.lines.find((l) => l.event === "dev_mode")?.level).toBe(40);
-    const secret = readFileSync(join(agg.dataDir, "epoch-secret"), "utf8").trim();
+    expect(logs.lines.some((l) => l.event === "ledger_imported" && l.epochSecret === true)).toBe(true);
     expect(logs.raw.join("\n")).not.toContain(secret);
   });
 });
@@ -378,7 +380,7 @@ describe("concurrency", () => {
     const many = Array.from({ length: 40 }, (_, i) => honestReceipt(key, ch, 100 + i));
     const results = await Promise.all(many.map((m) => postVerify(agg.url, m)));
     expect(results.every((a) => a.status === 200)).toBe(true);
-    const lines = ledgerLines(agg.dataDir);
+    const lines = (await ledgerLines(agg));
     expect(lines).toHaveLength(41);
     expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
     expect(new Set(lines.map((l) => l.receipt.nonce)).size).toBe(41);

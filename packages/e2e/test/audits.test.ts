@@ -7,32 +7,21 @@
  *    worker signed is in the ledger exactly once, and the worker counted exactly those as accepted.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import {
   bytesToHex, MerkleTree, openRows, publicKeyHex, rowLeaf, secretKeyFromHex, serializeOpenings, serializeReceipt, signReceipt,
-  type AuditRequest, type Receipt, type Sizes,
+  type AuditRequest, type Sizes,
 } from "@tops/protocol";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, jsonLines, startAggregator, startWorker, waitFor, type Aggregator } from "./harness";
+import { freePort, jsonLines, startAggregator, startWorker, storedReceipts, waitFor, type Aggregator } from "./harness";
 
 const stoppers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const stop of stoppers.reverse()) await stop();
 });
 
-interface LedgerLine {
-  readonly seq: number;
-  readonly receipt: Receipt;
-}
-const ledger = (dataDir: string): LedgerLine[] => {
-  try {
-    return readFileSync(join(dataDir, "ledger.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as LedgerLine);
-  } catch {
-    return [];
-  }
-};
+/** What the aggregator stored, or nothing while it is down. */
+const ledger = async (url: string): Promise<{ seq: number; receipt: { nonce: number } }[]> => storedReceipts(url).catch(() => []);
 
 async function post(url: string, body: string): Promise<{ status: number; body: { audit?: AuditRequest; error?: { code: string } } }> {
   const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
@@ -79,7 +68,7 @@ describe("a huge fake receipt while an honest worker runs", () => {
     const fake = fakeWork(forgerSk, challenge, 1, { m: 4096, n: 4096, k: 4096, batch: 16 });
     const worker = await startWorker({ WORKER_SK_HEX: honestHex, AGGREGATOR_URL: `${aggregator.url}/verify`, MAX_ATTEMPTS: "40", RATE_LIMIT: "8" });
     stoppers.push(() => worker.proc.stop());
-    await waitFor("the honest worker under way", async () => ledger(aggregator.dataDir).length >= 2, 30_000, 100);
+    await waitFor("the honest worker under way", async () => (await ledger(aggregator.url)).length >= 2, 30_000, 100);
     const sent = Date.now();
     const first = await post(`${aggregator.url}/verify`, serializeReceipt(fake.receipt));
     expect(first.status).toBe(202);
@@ -94,7 +83,7 @@ describe("a huge fake receipt while an honest worker runs", () => {
     const failed = events.filter((e) => e.event === "failed");
     expect(failed).toEqual([]);
     expect(signed).toHaveLength(40);
-    const stored = ledger(aggregator.dataDir).map((l) => l.receipt.nonce).sort();
+    const stored = (await ledger(aggregator.url)).map((l) => l.receipt.nonce).sort();
     expect(stored).toEqual([...signed].sort());
     expect(acceptedByWorker(worker.proc.output()).sort()).toEqual([...signed].sort());
     console.log(`4096³×16 fake refused ${answeredAfterMs} ms after it was sent; the honest worker's 40 receipts all accepted`);
@@ -120,7 +109,12 @@ describe("stopping with audits queued", () => {
     const answers = await Promise.all(inFlight);
     // Refused (mismatch) or cut off by the stop (503 / connection closed): never stored.
     for (const a of answers) expect([0, 422, 503]).toContain(a.status);
-    expect(ledger(aggregator.dataDir)).toEqual([]);
+    const again = await startAggregator({ EPOCH_SECONDS: "600" }, aggregator.dataDir);
+    try {
+      expect(await storedReceipts(again.url)).toEqual([]);
+    } finally {
+      await again.proc.stop();
+    }
   }, 120_000);
 });
 
@@ -139,8 +133,8 @@ describe("the aggregator killed repeatedly, every receipt audited", () => {
     stoppers.push(() => worker.proc.stop());
 
     for (let kill = 0; kill < 3; kill++) {
-      const before = ledger(dataDir).length;
-      await waitFor("more receipts stored", async () => ledger(dataDir).length >= before + 4, 60_000, 100);
+      const before = (await ledger(aggregator.url)).length;
+      await waitFor("more receipts stored", async () => (await ledger(aggregator.url)).length >= before + 4, 60_000, 100);
       await aggregator.proc.stop("SIGKILL");
       await new Promise((r) => setTimeout(r, 400 + 300 * kill));
       aggregator = await startAggregator(env, dataDir, port);
@@ -150,7 +144,7 @@ describe("the aggregator killed repeatedly, every receipt audited", () => {
     const events = jsonLines(worker.proc.output());
     const signed = events.filter((e) => e.event === "signed").map((e) => e.nonce as number);
     expect(signed).toHaveLength(60);
-    const stored = ledger(dataDir).map((l) => l.receipt.nonce);
+    const stored = (await ledger(aggregator.url)).map((l) => l.receipt.nonce);
     const counts = new Map<number, number>();
     for (const n of stored) counts.set(n, (counts.get(n) ?? 0) + 1);
     for (const n of signed) expect(counts.get(n), `nonce ${n} in the ledger`).toBe(1);

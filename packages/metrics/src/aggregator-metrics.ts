@@ -22,6 +22,10 @@ export interface AggregatorMetrics {
   readonly verifiedOps: Counter<LabelsOf<"aggregatorVerifiedOps">>;
   /** set(n): keys under quarantine now (on start, on each quarantine and when one expires). */
   readonly quarantinedKeys: Gauge<LabelsOf<"aggregatorQuarantinedKeys">>;
+  /** observe(ms) once per committed write transaction of the receipt store. */
+  readonly dbCommitDurationMs: Histogram<LabelsOf<"aggregatorDbCommitDurationMs">>;
+  /** inc({ class }) once per database error. */
+  readonly dbErrors: Counter<LabelsOf<"aggregatorDbErrors">>;
 }
 
 export interface AggregatorMetricsOptions {
@@ -37,6 +41,8 @@ export function createAggregatorMetrics(registry: Registry, options: AggregatorM
   const storedReceipts = gaugeFrom(catalog.aggregatorStoredReceipts, registry);
   const verifiedOps = counterFrom(catalog.aggregatorVerifiedOps, registry);
   const quarantinedKeys = gaugeFrom(catalog.aggregatorQuarantinedKeys, registry);
+  const dbCommitDurationMs = histogramFrom(catalog.aggregatorDbCommitDurationMs, registry);
+  const dbErrors = counterFrom(catalog.aggregatorDbErrors, registry);
   if (options.processMetrics !== false) registerProcessMetrics(registry);
-  return Object.freeze({ receipts, verifyDurationMs, audits, storedReceipts, verifiedOps, quarantinedKeys });
+  return Object.freeze({ receipts, verifyDurationMs, audits, storedReceipts, verifiedOps, quarantinedKeys, dbCommitDurationMs, dbErrors });
 }

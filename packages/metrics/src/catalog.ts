@@ -127,6 +127,14 @@ export const catalog = {
     name: "tops_aggregator_verified_ops_total", type: "counter",
     help: "int8 operations in receipts the aggregator accepted; rate() gives verified ops per second", unit: "ops", contract: false,
   }),
+  aggregatorDbCommitDurationMs: metric({
+    name: "tops_aggregator_db_commit_duration_ms", type: "histogram", help: "Time to commit one write transaction of the receipt store, in milliseconds", unit: "milliseconds",
+    buckets: [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000], contract: false,
+  }),
+  aggregatorDbErrors: metric({
+    name: "tops_aggregator_db_errors_total", type: "counter", help: "Errors from the receipt store's database, by class", unit: "errors",
+    labels: ["class"], contract: false,
+  }),
   aggregatorQuarantinedKeys: metric({
     name: "tops_aggregator_quarantined_keys", type: "gauge", help: "Worker keys refused now because they failed an audit", unit: "keys", contract: false,
   }),
