@@ -5,14 +5,22 @@
 //
 //   node deploy/bundle.mjs [outdir]     (default: dist/)
 //
-// Writes outdir/{worker,aggregator}/*.mjs and outdir/node_modules (the external packages and
-// their production dependencies, nothing else), so outdir alone runs the services.
+// Writes, so that outdir alone runs the services:
+//   outdir/worker/*.mjs, outdir/worker/node_modules       webgpu (native Dawn bindings), onnxruntime-node
+//   outdir/aggregator/*.mjs, outdir/aggregator/node_modules   @electric-sql/pglite (its .wasm/.data files), onnxruntime-node
+//   outdir/migrations/*.sql                                @tops/store's schema migrations
+// Each service's external packages sit in its own folder's node_modules (Node looks there
+// first), so the aggregator image carries no Dawn and the worker image no PGlite.
 //
 // The worker threads' entries are bundled next to the bundle that starts them, under the
 // names the sources resolve relative to `import.meta.url` (`./engine-thread.mjs`,
-// `./audit-thread.mjs`), so the tsx-registering .mjs shims of the sources are not needed.
-// Only `webgpu` (native Dawn bindings, loaded on demand) stays external: the image copies it
-// with its dependencies; everything else, workspace packages included, is in the bundles.
+// `./audit-thread.mjs`, `./embedded-thread.mjs`), so the tsx-registering .mjs shims of the
+// sources are not needed. Everything else, workspace packages and `pg` included, is in the bundles.
+//
+// Files read at run time relative to `import.meta.url` follow the bundle, not the source:
+// @tops/store's MIGRATIONS_DIR is `new URL("../migrations/", import.meta.url)`, which from
+// outdir/aggregator/*.mjs is outdir/migrations/; PGlite finds pglite.wasm, pglite.data and
+// initdb.wasm next to its own modules, which is why it stays an external package.
 import { build } from "esbuild";
 import { existsSync } from "node:fs";
 import { cp, readFile, realpath, rm } from "node:fs/promises";
@@ -28,10 +36,35 @@ export const entries = {
   "worker/engine-thread": "packages/worker/src/engine/engine-thread.ts",
   "aggregator/cli": "packages/aggregator/src/cli.ts",
   "aggregator/audit-thread": "packages/aggregator/src/audit-thread.ts",
+  // The embedded database's thread (@tops/store runs PGlite off the event loop where it has one).
+  ...(existsSync(join(root, "packages/store/src/embedded-thread.ts")) ? { "aggregator/embedded-thread": "packages/store/src/embedded-thread.ts" } : {}),
 };
 
-/** Packages left out of the bundles; the runtime image must provide them in node_modules. */
-export const external = ["webgpu"];
+/**
+ * Packages left out of the bundles, per service folder: package → the workspace package it is
+ * resolved from. Each is copied with its dependencies into outdir/<service>/node_modules.
+ */
+export const externalsByService = {
+  // webgpu: native Dawn bindings; onnxruntime-node: the row kernel of the worker's audit openings.
+  worker: { webgpu: "packages/worker", "onnxruntime-node": "packages/rowkernel" },
+  aggregator: {
+    "@electric-sql/pglite": "packages/store",
+    // The audit threads' fast row kernel (native). @tops/rowkernel imports it by a specifier
+    // held in a variable, which esbuild cannot see; without it here the services silently
+    // fall back to the slow TypeScript reference kernel.
+    "onnxruntime-node": "packages/rowkernel",
+  },
+};
+/** Dependencies that only a package's install script uses (onnxruntime-node's downloader): not copied. */
+const installOnlyDependencies = new Set(["adm-zip", "global-agent"]);
+const external = [
+  ...Object.values(externalsByService).flatMap((packages) => Object.keys(packages)),
+  // pg's optional native binding, loaded only under NODE_PG_FORCE_NATIVE; never installed here.
+  "pg-native",
+];
+
+/** Where @tops/store's migrations go: MIGRATIONS_DIR as the bundled aggregator resolves it. */
+export const migrationsOut = "migrations";
 
 await rm(outdir, { recursive: true, force: true });
 await build({
@@ -61,21 +94,30 @@ async function packageDir(name, fromDir) {
   }
 }
 
-/** Copies `name` and its dependencies (recursively) into outdir/node_modules. */
-async function copyRuntimeModule(name, fromDir, seen = new Set()) {
+/** Copies `name` and its dependencies (recursively) into `modulesDir`. */
+async function copyRuntimeModule(name, fromDir, modulesDir, seen = new Set()) {
   if (seen.has(name)) return;
   seen.add(name);
   const dir = await packageDir(name, fromDir);
   const manifest = JSON.parse(await readFile(join(dir, "package.json"), "utf8"));
-  const target = join(outdir, "node_modules", name);
-  await cp(dir, target, {
-    recursive: true,
-    dereference: true,
-    // Native bindings: only this platform's (the image builds on the platform it runs on).
-    filter: (src) => !/[\\/]dist[\\/](darwin|linux|win32)-[^\\/]+/.test(src.slice(dir.length)) || src.slice(dir.length).includes(`${process.platform}-${process.arch}`),
-  });
-  for (const dep of Object.keys(manifest.dependencies ?? {})) await copyRuntimeModule(dep, dir, seen);
+  const target = join(modulesDir, name);
+  await cp(dir, target, { recursive: true, dereference: true, filter: (src) => isForThisPlatform(src.slice(dir.length)) });
+  for (const dep of Object.keys(manifest.dependencies ?? {})) {
+    if (!installOnlyDependencies.has(dep)) await copyRuntimeModule(dep, dir, modulesDir, seen);
+  }
 }
 
-for (const name of external) await copyRuntimeModule(name, join(root, "packages", "worker"));
-process.stdout.write(`bundled ${Object.keys(entries).length} entry points and ${external.join(", ")} into ${outdir}\n`);
+/**
+ * Native bindings: only this platform's (the image builds on the platform it runs on). Packages
+ * lay them out as `dist/linux-x64/` (webgpu) or `bin/napi-v6/linux/x64/` (onnxruntime-node).
+ */
+function isForThisPlatform(relativePath) {
+  const m = /[\\/](darwin|linux|win32)(?:[-\\/]([a-z0-9]+))?(?=[\\/]|$)/.exec(relativePath);
+  return !m || (m[1] === process.platform && (m[2] === undefined || m[2] === process.arch));
+}
+
+for (const [service, packages] of Object.entries(externalsByService)) {
+  for (const [name, resolveFrom] of Object.entries(packages)) await copyRuntimeModule(name, join(root, resolveFrom), join(outdir, service, "node_modules"));
+}
+await cp(join(root, "packages/store/migrations"), join(outdir, migrationsOut), { recursive: true, filter: (src) => !src.endsWith(".md") });
+process.stdout.write(`bundled ${Object.keys(entries).length} entry points, ${[...new Set(external.filter((e) => e !== "pg-native"))].join(", ")} and the store's migrations into ${outdir}\n`);

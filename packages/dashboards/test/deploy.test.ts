@@ -335,7 +335,9 @@ const k8sObjects: K8sObject[] = [];
 for (const file of kustomization.resources) {
   for (const doc of parseAllDocuments(await readFile(join(k8sDir, file), "utf8"))) k8sObjects.push(doc.toJS() as K8sObject);
 }
-const workloads = k8sObjects.filter((o): o is Workload => o.kind === "StatefulSet" || o.kind === "Deployment");
+const allWorkloads = k8sObjects.filter((o): o is Workload => o.kind === "StatefulSet" || o.kind === "Deployment");
+/** The project's own workloads (the database is an upstream image with its own user). */
+const workloads = allWorkloads.filter((w) => w.spec.template.spec.containers.every((c) => c.image.startsWith("ghcr.io/tops-worker/")));
 const monitors = k8sObjects.filter((o): o is PodMonitorObject => o.kind === "PodMonitor");
 
 describe("deploy/k8s", () => {
@@ -345,6 +347,10 @@ describe("deploy/k8s", () => {
   });
 
   it("names a release on every image, never :latest, and the kustomization pins the same", () => {
+    for (const image of allWorkloads.flatMap((w) => w.spec.template.spec.containers.map((c) => c.image))) {
+      expect(image).toMatch(/:[^/:]+$/);
+      expect(image).not.toMatch(/:latest$/);
+    }
     const images = workloads.flatMap((w) => w.spec.template.spec.containers.map((c) => c.image));
     expect(images.length).toBe(2);
     for (const image of images) expect(image).toMatch(new RegExp(`^ghcr\\.io/tops-worker/tops-(worker|aggregator):${release.replace(/\./g, "\\.")}$`));

@@ -2,7 +2,8 @@
  * What the images run, without a Docker engine: deploy/bundle.mjs (the Dockerfile's build
  * step) compiles the services into a folder, and that folder alone, with plain `node` and no
  * TypeScript loader, runs a real aggregator and a real worker whose receipts are accepted and
- * audited in the bundles' worker threads.
+ * audited in the bundles' worker threads. The aggregator's database in the bundle:
+ * deploy-bundle-store.test.ts.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -52,13 +53,14 @@ describe("deploy/bundle.mjs", () => {
     }
   });
 
-  it("keeps only webgpu and its dependencies in node_modules: no tsx, TypeScript or test tools", async () => {
-    const modules = readdirSync(join(out, "node_modules")).sort();
-    expect(modules).toEqual(["@webgpu", "debug", "ms", "webgpu"]);
+  it("keeps only the packages each service loads from disk in its node_modules: no tsx, TypeScript or test tools", async () => {
+    expect(readdirSync(join(out, "worker/node_modules")).sort()).toEqual(["@webgpu", "debug", "ms", "onnxruntime-common", "onnxruntime-node", "webgpu"]);
+    expect(readdirSync(join(out, "aggregator/node_modules")).sort()).toEqual(["@electric-sql", "onnxruntime-common", "onnxruntime-node"]);
+    expect(existsSync(join(out, "node_modules"))).toBe(false);
     const bundle = await readFile(join(out, "worker/cli.mjs"), "utf8");
     expect(bundle).not.toMatch(/from\s+["']tsx|register\(\)\s*;\s*await import\(".\/engine-thread\.ts"\)/);
     // Dawn's native bindings for this platform only.
-    expect(readdirSync(join(out, "node_modules/webgpu/dist"))).toEqual([`${process.platform}-${process.arch}`]);
+    expect(readdirSync(join(out, "worker/node_modules/webgpu/dist"))).toEqual([`${process.platform}-${process.arch}`]);
   });
 
   it("runs the aggregator and the worker from the bundles alone: receipts accepted and audited", async () => {
