@@ -231,6 +231,7 @@ describe("soundness, measured", () => {
       expect(pass).toBeLessThanOrEqual(f ** s);
       const expected = N * (1 - pass);
       const sd = Math.sqrt(N * pass * (1 - pass));
+      console.log(`soundness (${TEST_STORE}): f = ${f}, caught ${caught} of ${N}; expected ${expected.toFixed(1)} ± ${sd.toFixed(1)} (pass probability ${pass.toPrecision(3)}, f^${s} = ${(f ** s).toPrecision(3)})`);
       expect(Math.abs(caught - expected)).toBeLessThanOrEqual(5 * sd + 1);
       if (f === 0.5) expect(caught).toBe(N); // pass ≈ 8·10⁻⁶ per receipt
     }, 120_000);
