@@ -5,6 +5,7 @@
 import { isLowerHex, type Receipt } from "@tops/protocol";
 import type { Backend, Row, Sql } from "./sql";
 import { opsParam, toBigInt, toSafeInteger } from "./numbers";
+import { advanceSeq, alreadyImported, finishImport, insertImportedReceipts, type ImportedReceipt } from "./import-rows";
 import {
   StoreQueryError,
   type AcceptOptions,
@@ -162,15 +163,40 @@ function parseCursor(cursor: string): number {
   return Number(cursor);
 }
 
-export class SqlReceiptStore implements ReceiptStore {
+/** What the one-time JSON-lines import needs from a store (both SqlReceiptStore and the threaded proxy have it). */
+export interface ImportTarget {
+  importAlreadyDone(name: string): Promise<boolean>;
+  importReceipts(rows: readonly ImportedReceipt[]): Promise<number>;
+  importAdvanceSeq(): Promise<void>;
+  importFinish(name: string, receipts: number, quarantine: readonly QuarantineEntry[]): Promise<void>;
+}
+
+export class SqlReceiptStore implements ReceiptStore, ImportTarget {
   constructor(
     readonly engine: StoreEngine,
     private readonly backend: Backend,
   ) {}
 
-  /** For the one-time JSON-lines import (import.ts); not part of ReceiptStore. */
+  /** The engine underneath (tests, fill scripts); not part of ReceiptStore. */
   get importBackend(): Backend {
     return this.backend;
+  }
+
+  // ImportTarget (import.ts): the one-time JSON-lines import.
+  importAlreadyDone(name: string): Promise<boolean> {
+    return alreadyImported(this.backend, name);
+  }
+
+  importReceipts(rows: readonly ImportedReceipt[]): Promise<number> {
+    return insertImportedReceipts(this.backend, rows);
+  }
+
+  importAdvanceSeq(): Promise<void> {
+    return advanceSeq(this.backend);
+  }
+
+  importFinish(name: string, receipts: number, quarantine: readonly QuarantineEntry[]): Promise<void> {
+    return finishImport(this.backend, name, receipts, quarantine);
   }
 
   private get sql(): Sql {
@@ -206,6 +232,10 @@ export class SqlReceiptStore implements ReceiptStore {
    */
   private async flush(): Promise<void> {
     while (this.pending.length > 0) {
+      // Let every request already received (HTTP, or messages to the database thread) reach
+      // accept() before the batch is cut: PGlite's work is synchronous, and without this turn of
+      // the event loop each batch would hold only the accept that started it.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const batch = this.pending.splice(0, MAX_BATCH);
       try {
         const outcomes = await this.backend.write((tx) => acceptBatch(tx, batch));

@@ -117,6 +117,11 @@ export interface OpenStoreOptions {
   readonly databaseUrl?: string;
   readonly observer?: StoreObserver;
   readonly log?: StoreLog;
+  /**
+   * Embedded engine: run PGlite on a worker thread (default true), so its synchronous WASM work
+   * neither blocks the caller's event loop nor shares its core. false: in this thread.
+   */
+  readonly embeddedThread?: boolean;
   /** Postgres connection pool size (default 16). */
   readonly poolSize?: number;
 }

@@ -14,7 +14,7 @@ for (const { name, skip, reason } of ENGINES) {
     it(`opens and answers its first queries within ${FIRST_ANSWER_MS} ms`, async () => {
       const loc = await freshLocation(name);
       try {
-        const filling = await loc.open();
+        const filling = await loc.open({ embeddedThread: false });
         await fillReceipts(filling, ROWS);
         await filling.close();
 

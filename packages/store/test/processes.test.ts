@@ -55,7 +55,7 @@ describe("embedded engine durability", () => {
   it("commits call fsync (PGlite's own build never does), grouped: fewer syncs than concurrent accepts", async () => {
     const loc = await freshLocation("embedded");
     locations.push(loc);
-    const store = await loc.open();
+    const store = await loc.open({ embeddedThread: false });
     try {
       if (!(store instanceof SqlReceiptStore) || !(store.importBackend instanceof EmbeddedBackend)) throw new Error("not the embedded engine");
       const backend = store.importBackend;

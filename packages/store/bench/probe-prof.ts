@@ -1,0 +1,18 @@
+import { cpSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { openStore } from "../src";
+const dir = mkdtempSync(join(tmpdir(), "prof-"));
+const store = await openStore({ dataDir: dir });
+const hex = (n: number) => randomBytes(n).toString("hex");
+const keys = Array.from({ length: 64 }, () => `02${hex(32)}`);
+const mk = (i: number) => ({ device_did: `did:bench:${i % 64}`, epoch_id: 5, prev_hash_hex: hex(32), nonce: i, work_root_hex: hex(32), sizes: { m: 256, n: 256, k: 256, batch: 1 }, time_ms: 41, kernel_ver: "k", driver_hint: "b", sig_hex: hex(64), pubkey_hex: keys[i % 64]!, protocol_version: 2 });
+let next = 0;
+const run = async (n: number) => { const end = next + n; await Promise.all(Array.from({ length: 32 }, async () => { while (next < end) { const r = mk(next++); await store.accept(r, JSON.stringify(r), { audited: false, acceptedAt: Date.now(), ops: 1 }); } })); };
+await run(1000);
+const t = performance.now();
+await run(4000);
+console.log("per s", (4000 / (performance.now() - t) * 1000).toFixed(0));
+await store.close();
+void cpSync;
