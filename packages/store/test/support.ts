@@ -36,9 +36,11 @@ export async function freshDatabaseUrl(): Promise<string> {
   return pgAdminUrl.replace(/\/postgres$/, `/${name}`);
 }
 
-export type EngineName = "embedded" | "postgres";
+/** "embedded-inline": the embedded engine on the caller's thread (openStore's embeddedThread: false). */
+export type EngineName = "embedded" | "embedded-inline" | "postgres";
 export const ENGINES: readonly { name: EngineName; skip: boolean; reason: string }[] = [
   { name: "embedded", skip: false, reason: "" },
+  { name: "embedded-inline", skip: false, reason: "" },
   { name: "postgres", skip: !havePostgres, reason: havePostgres ? "" : ` (skipped: ${pgUnavailable})` },
 ];
 
@@ -50,8 +52,9 @@ export interface StoreLocation {
 }
 
 export async function freshLocation(engine: EngineName): Promise<StoreLocation> {
-  const dataDir = engine === "embedded" ? freshEmbeddedDir() : emptyDir();
-  const options: OpenStoreOptions = engine === "embedded" ? { dataDir } : { dataDir, databaseUrl: await freshDatabaseUrl() };
+  const dataDir = engine === "postgres" ? emptyDir() : freshEmbeddedDir();
+  const options: OpenStoreOptions =
+    engine === "postgres" ? { dataDir, databaseUrl: await freshDatabaseUrl() } : { dataDir, embeddedThread: engine === "embedded" };
   return {
     options,
     open: (extra) => openStore({ ...options, ...extra }),
