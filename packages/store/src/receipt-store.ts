@@ -2,7 +2,7 @@
  * The ReceiptStore on top of either engine: the same SQL for both. Durability and batching are
  * the Backend's job; replay detection is the unique constraints' job (never an in-memory set).
  */
-import { isLowerHex, type Receipt } from "@tops/protocol";
+import type { Receipt } from "@tops/protocol";
 import type { Backend, Row, Sql } from "./sql";
 import { opsParam, toBigInt, toSafeInteger } from "./numbers";
 import { advanceSeq, alreadyImported, finishImport, insertImportedReceipts, type ImportedReceipt } from "./import-rows";
@@ -143,8 +143,11 @@ function storedReceiptOf(row: Row): StoredReceipt {
   };
 }
 
+/** Kept local (not @tops/protocol's): the database thread then loads no crypto or schema library. */
+const COMPRESSED_KEY = /^0[23][0-9a-f]{64}$/;
+
 function checkKey(key: string, parameter = "key"): void {
-  if (!isLowerHex(key, 33) || !(key.startsWith("02") || key.startsWith("03"))) {
+  if (!COMPRESSED_KEY.test(key)) {
     throw new StoreQueryError(parameter, `${parameter} must be a compressed public key: 66 lowercase hex characters starting 02 or 03`);
   }
 }
