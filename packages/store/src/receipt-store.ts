@@ -40,7 +40,7 @@ counted AS (
 ), totals AS (
   INSERT INTO device_totals AS t (pubkey_hex, device_did, receipts, ops, first_seen, last_seen)
   SELECT pubkey_hex, device_did, count(*), sum(ops), min(accepted_at), max(accepted_at)
-    FROM inserted GROUP BY pubkey_hex, device_did
+    FROM inserted GROUP BY pubkey_hex, device_did ORDER BY pubkey_hex, device_did
   ON CONFLICT (pubkey_hex, device_did) DO UPDATE SET
     receipts = t.receipts + EXCLUDED.receipts,
     ops = t.ops + EXCLUDED.ops,
@@ -62,7 +62,9 @@ const MAX_BATCH = 256;
  * constraint holds (ON CONFLICT waits for a concurrent inserter of the same key to commit, so
  * the SELECT that classifies the conflict afterwards sees its row). The rows travel as one JSON
  * parameter: one SQL text for every batch size, and 2–3× cheaper than nine parameters per row
- * on PGlite. ops is a JSON string (a bigint may not fit a JSON number exactly).
+ * on PGlite. ops is a JSON string (a bigint may not fit a JSON number exactly). Rows are inserted
+ * (and device totals updated) in key order, so two processes' batches that overlap take their
+ * row locks in the same order instead of deadlocking.
  */
 const INSERT_RECEIPTS = `
 WITH inserted AS (
@@ -70,6 +72,7 @@ WITH inserted AS (
   SELECT accepted_at, pubkey_hex, epoch_id, nonce, sig_hex, device_did, audited, ops, receipt_json
     FROM json_to_recordset($1::json) AS x(accepted_at BIGINT, pubkey_hex TEXT, epoch_id BIGINT, nonce BIGINT, sig_hex TEXT,
                                           device_did TEXT, audited BOOLEAN, ops BIGINT, receipt_json TEXT)
+   ORDER BY pubkey_hex, epoch_id, nonce
   ON CONFLICT DO NOTHING
   RETURNING seq, accepted_at, pubkey_hex, device_did, ops, epoch_id, nonce, sig_hex
 ), ${COUNT_INSERTED}
