@@ -4,7 +4,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "dashboards/**", "alerts/**", ".turbo/**", "**/.turbo/**", ".dev/**"] },
+  { ignores: ["**/node_modules/**", "**/dist/**", "dashboards/**", "alerts/**", ".turbo/**", "**/.turbo/**", ".dev/**", ".gpu-bundle/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,5 +9,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // The default output, then every skipped case with its reason (see test/engine/skip-summary.ts).
+    reporters: ["default", "./test/engine/skip-summary.ts"],
   },
 });

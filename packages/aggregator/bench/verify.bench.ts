@@ -3,9 +3,11 @@
  *
  *  1. Raw signature verification in this process: @noble/curves vs node:crypto (OpenSSL), the
  *     bare ECDSA check and the whole per-receipt check (payload hashing included).
- *  2. Audit cost by size: one reference recomputation on one core.
+ *  2. Audit cost by size and AUDIT_ROWS (rows recomputed with the reference on one core), next
+ *     to a full recomputation of the attempt, with the ratio.
  *  3. POST /verify throughput over real HTTP against the real CLI in a child process
- *     (keep-alive, 32 concurrent requests), without audits and with every receipt audited.
+ *     (keep-alive, 32 concurrent requests), without audits and with every receipt audited
+ *     (each audited receipt: /verify → 202 → openings → /audit → 200).
  * Prints markdown tables (README.md quotes them). Takes about a minute.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -19,10 +21,10 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import {
-  assertReceiptSignature, bytesToHex, deriveSeed, hexToBytes, parseReceipt, publicKeyHex, referenceWorkRoot, serializeReceipt, signReceipt,
-  signingPayload, utf8, type Receipt, type Sizes,
+  assertReceiptSignature, auditMacs, bytesToHex, computeY2, deriveSeed, hexToBytes, MerkleTree, openRows, parseReceipt, publicKeyHex,
+  rowLeaves, serializeOpenings, serializeReceipt, signReceipt, signingPayload, utf8, weightsFor, type AuditRequest, type Receipt, type Sizes,
 } from "@tops/protocol";
-import { NodeSignatureVerifier, publicKeyObject, referenceAuditWorkRoot, type Challenge } from "../src/index";
+import { computeAuditRows, NodeSignatureVerifier, publicKeyObject, type Challenge } from "../src/index";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 const tsx = join(packageDir, "..", "..", "node_modules", ".bin", "tsx");
@@ -76,25 +78,51 @@ function signatureRates(): string[] {
 
 // ---------- 2. audit cost ----------
 
-const AUDIT_SIZES: Sizes[] = [
-  { m: 64, n: 64, k: 64, batch: 1 },
-  { m: 128, n: 128, k: 128, batch: 1 },
-  { m: 256, n: 256, k: 256, batch: 1 },
-  { m: 512, n: 512, k: 512, batch: 1 },
-];
+const AUDIT_SIZES: Sizes[] = [256, 512, 1024, 2048, 4096].map((d) => ({ m: d, n: d, k: d, batch: 1 }));
+/** A full recomputation is only timed up to here; above, it is estimated from the measured time per multiply-add. */
+const FULL_TIMED_MAX = 512;
+
+function timeRepeated(fn: () => void, reps: number): { min: number; median: number } {
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { min: times[0]!, median: times[Math.floor(times.length / 2)]! };
+}
 
 function auditCosts(): string[] {
-  const rows = AUDIT_SIZES.map((sizes) => {
-    const attempt = { prevHash: new Uint8Array(32).fill(1), deviceDid: "did:bench:1", nonce: 0, sizes };
-    referenceAuditWorkRoot(attempt); // weights cache, JIT
-    const reps = sizes.m >= 512 ? 2 : sizes.m >= 256 ? 6 : 30;
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) referenceAuditWorkRoot({ ...attempt, nonce: i + 1 });
-    const ms = (performance.now() - t0) / reps;
-    const ops = 2 * sizes.batch * sizes.m * sizes.n * (sizes.k + sizes.n);
-    return `| ${sizeName(sizes)} | ${fmt(ms, 2)} | ${fmt(1000 / ms, 1)} | ${fmt(ops / ms / 1e6, 2)} |`;
-  });
-  return ["| attempt sizes | ms per audit (one core) | audits/s per thread | int8 Gops/s |", "|---|---:|---:|---:|", ...rows];
+  const attempt = (sizes: Sizes, nonce: number) => ({ pubkey: new Uint8Array(33).fill(2), prevHash: new Uint8Array(32).fill(1), deviceDid: "did:bench:1", nonce, sizes });
+  const fullMacs = (s: Sizes): number => s.batch * s.m * (s.k * s.n + s.n * s.n);
+  let nsPerMac = 0;
+  const lines: string[] = [];
+  for (const sizes of AUDIT_SIZES) {
+    let full: string;
+    let fullMs: number;
+    if (sizes.m <= FULL_TIMED_MAX) {
+      const t = timeRepeated(() => void computeY2(deriveSeed(attempt(sizes, 9)), sizes), 3);
+      nsPerMac = (t.min * 1e6) / fullMacs(sizes);
+      fullMs = t.min;
+      full = `${fmt(t.min, 1)} / ${fmt(t.median, 1)}`;
+    } else {
+      fullMs = (fullMacs(sizes) * nsPerMac) / 1e6;
+      full = `≈ ${fmt(fullMs)} (est.)`;
+    }
+    for (const rows of [16, 64]) {
+      const picks = Array.from({ length: rows }, (_, i) => (i * 7919) % (sizes.batch * sizes.m));
+      const cold = timeRepeated(() => void computeAuditRows({ attempt: attempt(sizes, 1), rows: picks }), 1);
+      weightsFor(sizes.k, sizes.n);
+      const warm = timeRepeated(() => void computeAuditRows({ attempt: attempt(sizes, 2), rows: picks }), sizes.m >= 2048 ? 3 : 7);
+      lines.push(`| ${sizeName(sizes)} | ${rows} | ${fmt(warm.min, 2)} / ${fmt(warm.median, 2)} | ${fmt(cold.min, 1)} | ${full} | 1/${fmt(fullMacs(sizes) / auditMacs(sizes, rows))} | 1/${fmt(fullMs / warm.min)} |`);
+    }
+  }
+  return [
+    "| attempt sizes | AUDIT_ROWS | audit ms, weights cached (min / median) | audit ms, cold (weights generated) | full recomputation ms (min / median) | audit / full, multiply-adds | audit / full, time |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...lines,
+  ];
 }
 
 // ---------- 3. HTTP ----------
@@ -137,30 +165,50 @@ async function challengeOf(url: string): Promise<Challenge> {
   return (await (await fetch(`${url}/challenge`)).json()) as Challenge;
 }
 
-function makeReceipts(sk: Uint8Array, ch: Challenge, sizes: Sizes, count: number, honest: boolean): string[] {
+/** A signed receipt and what its worker needs to answer an audit of it. */
+interface BenchWork {
+  readonly json: string;
+  readonly open?: (audit: AuditRequest) => string;
+}
+
+function makeReceipts(sk: Uint8Array, ch: Challenge, sizes: Sizes, count: number, honest: boolean): BenchWork[] {
   const did = "did:bench:1";
   return Array.from({ length: count }, (_, nonce) => {
-    const workRoot = honest ? bytesToHex(referenceWorkRoot(deriveSeed({ prevHash: hexToBytes(ch.prev_hash_hex), deviceDid: did, nonce }), sizes)) : "ef".repeat(32);
+    const seed = deriveSeed({ pubkey: secp256k1.getPublicKey(sk, true), prevHash: hexToBytes(ch.prev_hash_hex), deviceDid: did, nonce });
+    const y2 = honest ? computeY2(seed, sizes) : undefined;
+    const tree = y2 ? MerkleTree.fromLeaves(rowLeaves(sizes, y2)) : undefined;
     const receipt: Receipt = signReceipt({
-      device_did: did, epoch_id: ch.epoch_id, prev_hash_hex: ch.prev_hash_hex, nonce, work_root_hex: workRoot, sizes,
+      device_did: did, epoch_id: ch.epoch_id, prev_hash_hex: ch.prev_hash_hex, nonce, work_root_hex: tree ? bytesToHex(tree.root) : "ef".repeat(32), sizes,
       time_ms: 1, kernel_ver: "ts-ref/1", driver_hint: "bench",
     }, sk);
-    return serializeReceipt(receipt);
+    const open = y2 && tree
+      ? (audit: AuditRequest) => serializeOpenings({ audit_id: audit.audit_id, receipt, openings: openRows(tree, audit.rows, (r) => y2.subarray(r * sizes.n, (r + 1) * sizes.n)) })
+      : undefined;
+    return { json: serializeReceipt(receipt), ...(open ? { open } : {}) };
   });
 }
 
-function post(agent: Agent, url: string, body: string): Promise<number> {
+function post(agent: Agent, url: string, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}/verify`, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
+    const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
     });
     req.on("error", reject);
     req.end(body);
   });
 }
 
-async function load(url: string, bodies: string[], concurrency = 32): Promise<{ perSecond: number; p50: number; p99: number; accepted: number }> {
+/** What a worker does for one receipt: /verify, and on 202 the openings to /audit. Returns the final status. */
+async function deliver(agent: Agent, url: string, w: BenchWork): Promise<number> {
+  const first = await post(agent, `${url}/verify`, w.json);
+  if (first.status !== 202 || !w.open) return first.status;
+  const { audit } = JSON.parse(first.text) as { audit: AuditRequest };
+  return (await post(agent, `${url}/audit`, w.open(audit))).status;
+}
+
+async function load(url: string, bodies: BenchWork[], concurrency = 32): Promise<{ perSecond: number; p50: number; p99: number; accepted: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let accepted = 0;
@@ -170,7 +218,7 @@ async function load(url: string, bodies: string[], concurrency = 32): Promise<{ 
     while (next < bodies.length) {
       const body = bodies[next++]!;
       const started = performance.now();
-      if ((await post(agent, url, body)) === 200) accepted++;
+      if ((await deliver(agent, url, body)) === 200) accepted++;
       latencies.push(performance.now() - started);
     }
   }));

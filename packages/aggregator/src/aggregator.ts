@@ -1,20 +1,23 @@
 /**
- * startAggregator(): opens DATA_DIR (epoch secret, quarantine list, ledger → replay guard),
- * starts the auditor and the HTTP server, and returns where it listens and how to stop it.
+ * startAggregator(): opens the store (embedded database under DATA_DIR, or PostgreSQL at
+ * DATABASE_URL; a JSON-lines ledger from before is imported once), starts the row checker and
+ * the HTTP server, and returns where it listens and how to stop it. Start-up reads no receipts.
  */
-import { mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ThreadPoolAuditor } from "./audit-pool";
-import { createReferenceAuditor, type Auditor } from "./auditor";
+import { ensureDirectory } from "@tops/env";
+import { attemptOps, maxOpeningsBytes } from "@tops/protocol";
+import { importJsonl, openStore } from "@tops/store";
+import { AuditPolicy } from "./audit-policy";
 import { configSummary, type AggregatorConfig } from "./config";
-import { EpochSchedule, loadOrCreateEpochSecret } from "./epochs";
+import { EpochSchedule } from "./epochs";
 import { createRequestHandler, type HealthReport } from "./http";
-import { Ledger } from "./ledger";
 import { createLogger, type Logger } from "./log";
 import { AggregatorMetricsRegistry } from "./metrics";
-import { Quarantine } from "./quarantine";
+import { StoreQuarantine } from "./quarantine";
 import { ReplayGuard } from "./replay";
+import { createMainThreadRowChecker, ThreadPoolRowChecker, type RowChecker } from "./row-checker";
 import { NodeSignatureVerifier } from "./signature";
 import { VerifyPipeline } from "./verify";
 
@@ -23,10 +26,8 @@ export interface StartOptions {
   readonly clock?: () => number;
   /** Defaults to JSON lines on stdout at config.logLevel. */
   readonly logger?: Logger;
-  /** Replaces the reference auditor (e.g. engineAuditor over a GPU engine). Closed by close(). */
-  readonly auditor?: Auditor;
-  /** Replaces the random AUDIT_RATE choice (tests). */
-  readonly shouldAudit?: () => boolean;
+  /** Replaces the reference row checker (tests, or a faster kernel). Closed by close(). */
+  readonly checker?: RowChecker;
   /** How long close() lets requests in flight finish before cutting connections. Default 10 s. */
   readonly shutdownGraceMs?: number;
 }
@@ -38,7 +39,7 @@ export interface RunningAggregator {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
-  /** Stops accepting, lets requests in flight finish, flushes the ledger, stops the auditor. Idempotent. */
+  /** Stops accepting, lets requests in flight finish (at most the grace period), closes the store, stops the row checker. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -61,52 +62,67 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   const clock = options.clock ?? Date.now;
   const log = options.logger ?? createLogger(config.logLevel);
 
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const secret = loadOrCreateEpochSecret(config.dataDir);
-  if (secret.created) log.info({ event: "epoch_secret_created", dataDir: config.dataDir }, "created a new epoch secret");
-  if (secret.modeRepaired) log.warn({ event: "epoch_secret_mode_repaired" }, "the epoch secret was readable by others; its mode is now 0600");
-  const epochs = new EpochSchedule(secret.secret, config.epochSeconds);
-
-  const replay = new ReplayGuard();
-  replay.advanceTo(epochs.epochAt(clock()));
-  const { quarantine, report: quarantineReport } = await Quarantine.open(config.dataDir);
-  let ledger: Ledger;
+  ensureDirectory(config.dataDir, "DATA_DIR");
+  const metrics = new AggregatorMetricsRegistry();
+  const store = await openStore({
+    dataDir: config.dataDir,
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    observer: { commit: (ms) => metrics.dbCommit(ms), error: (errorClass) => metrics.dbError(errorClass) },
+    log: (event, fields) => log.info({ event, ...fields }, event),
+  });
+  let epochs: EpochSchedule;
+  let epochSecret: Uint8Array;
   try {
-    const opened = await Ledger.open(config.dataDir, (key) => replay.record(key));
-    ledger = opened.ledger;
-    if (opened.report.repairedBytes > 0) {
-      log.warn({ event: "ledger_repaired", path: ledger.path, truncatedBytes: opened.report.repairedBytes }, "the ledger ended in a torn line (a crash during a write); it was truncated");
+    // Files of the JSON-lines ledger (before the database) come in once, then are renamed *.imported.
+    const imported = await importJsonl(store, config.dataDir, { opsOf: (r) => attemptOps(r.sizes), log: (event, fields) => log.info({ event, ...fields }, event) });
+    if (imported.imported || imported.epochSecret) {
+      log.info({ event: "ledger_imported", receipts: imported.receipts, quarantine: imported.quarantine, repaired: imported.repaired, epochSecret: imported.epochSecret },
+        `imported ${imported.receipts} receipts and ${imported.quarantine} quarantine records from the JSON-lines ledger`);
     }
+    epochSecret = await store.epochSecret(() => randomBytes(32));
+    epochs = new EpochSchedule(epochSecret, config.epochSeconds);
   } catch (e) {
-    await quarantine.close();
+    await store.close();
     throw e;
   }
-  if (quarantineReport.repairedBytes > 0) {
-    log.warn({ event: "quarantine_repaired", truncatedBytes: quarantineReport.repairedBytes }, "the quarantine list ended in a torn line; it was truncated");
-  }
-  log.info({ event: "ledger_loaded", entries: ledger.size, replayEntries: replay.size, quarantinedKeys: quarantine.activeCount(clock()) }, "ledger loaded");
+  const replay = new ReplayGuard();
+  replay.advanceTo(epochs.epochAt(clock()));
+  log.info({ event: "store_opened", engine: store.engine, storedReceipts: await store.storedReceipts() }, `receipts stored in ${store.engine === "postgres" ? "PostgreSQL" : "the embedded database"}`);
+  const quarantine = new StoreQuarantine(store);
 
-  const auditor = options.auditor
-    ?? (config.auditThreads > 0 && config.auditRate > 0 ? new ThreadPoolAuditor(config.auditThreads, config.auditQueueMax) : createReferenceAuditor());
-  const metrics = new AggregatorMetricsRegistry();
+  const checker = options.checker
+    ?? (config.auditThreads > 0 && config.auditRate > 0
+      ? new ThreadPoolRowChecker(config.auditThreads, config.auditQueueMax, config.auditKernel)
+      : await createMainThreadRowChecker(config.auditKernel));
+  metrics.readFrom({ storedReceipts: () => store.storedReceipts(), quarantinedKeys: () => store.quarantinedKeys(clock()) });
+  const audits = new AuditPolicy(epochSecret, { rate: config.auditRate, rows: config.auditRows, timeoutMs: config.auditTimeoutMs });
   const pipeline = new VerifyPipeline({
-    policy: config, epochs, replay, ledger, quarantine, auditor, metrics, log, clock,
+    policy: config, audits, epochs, replay, store, quarantine, checker, metrics, log, clock,
     signatures: new NodeSignatureVerifier(),
-    ...(options.shouldAudit ? { shouldAudit: options.shouldAudit } : {}),
   });
 
-  const health = (): HealthReport => {
-    const failure = ledger.failed;
+  const health = async (): Promise<HealthReport> => {
+    let counts: { stored: number; quarantined: number } | undefined;
+    let failure: string | undefined;
+    try {
+      counts = { stored: await store.storedReceipts(), quarantined: await store.quarantinedKeys(clock()) };
+    } catch (e) {
+      failure = e instanceof Error ? e.message : String(e);
+    }
     return {
-      ok: failure === null,
-      ...(failure ? { reason: `ledger write failed: ${failure.message}; restart to repair` } : {}),
+      ok: failure === undefined,
+      ...(failure ? { reason: `the ${store.engine} database does not answer: ${failure}` } : {}),
+      store: store.engine,
       epoch_id: epochs.epochAt(clock()),
-      ledger_entries: ledger.size,
+      ledger_entries: counts?.stored ?? null,
       replay_entries: replay.size,
-      quarantined_keys: quarantine.activeCount(clock()),
+      quarantined_keys: counts?.quarantined ?? null,
       allowed_keys: config.allowedKeys === null ? "any" : config.allowedKeys.size,
       audit_rate: config.auditRate,
-      auditor: auditor.name,
+      audit_rows: config.auditRows,
+      audits_pending: pipeline.pendingAudits,
+      audits_queued: checker.queued,
+      auditor: checker.name,
     };
   };
 
@@ -117,14 +133,17 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
     // Timeouts are enforced by a periodic sweep; Node's default (30 s) would let them slip by that much.
     connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
     maxHeaderSize: 16 * 1024,
-  }, createRequestHandler({ pipeline, epochs, metrics, log, clock, maxBodyBytes: config.maxBodyBytes, health }));
+  }, createRequestHandler({
+    pipeline, epochs, metrics, log, clock, health, store, maxBodyBytes: config.maxBodyBytes,
+    maxOpeningsBytes: maxOpeningsBytes({ m: config.maxDim, n: config.maxDim, k: config.maxDim, batch: config.maxBatch }, config.auditRows),
+  }));
   server.maxHeadersCount = 100;
 
   let address: AddressInfo;
   try {
     address = await listen(server, config.port, config.host);
   } catch (e) {
-    await Promise.allSettled([ledger.close(), quarantine.close(), auditor.close()]);
+    await Promise.allSettled([store.close(), checker.close()]);
     throw e;
   }
   const url = clientUrl(config.host, address.port);
@@ -134,7 +153,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   } else if (config.allowedKeys.size === 0) {
     log.warn({ event: "empty_allow_list" }, "the allow list is empty: every receipt will be refused with KEY_NOT_ALLOWED");
   }
-  log.info({ event: "listening", url, host: config.host, port: address.port, auditor: auditor.name, config: configSummary(config) }, `aggregator listening on ${url}`);
+  log.info({ event: "listening", url, host: config.host, port: address.port, auditor: checker.name, config: configSummary(config) }, `aggregator listening on ${url}`);
 
   let closing: Promise<void> | null = null;
   const graceMs = options.shutdownGraceMs ?? 10_000;
@@ -146,17 +165,18 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
       const graceOver = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), graceMs);
       });
+      // New audits are not issued while stopping; those waiting for openings stop counting down (nothing is refused for our stop).
+      pipeline.stop();
       if ((await Promise.race([drained, graceOver])) === "timeout") {
-        // Cut what is left; audits still running are abandoned (their receipts answered 503, not stored).
-        pipeline.stop();
+        // Cut what is left; row checks still running are abandoned (their receipts answered 503, not stored).
         server.closeAllConnections();
-        await auditor.close();
+        await checker.close();
       }
       clearTimeout(timer);
-      pipeline.stop();
-      // Appends already queued still reach the disk before the ledger closes.
+      // Accepts already started still commit before the store closes.
       await pipeline.drain();
-      await Promise.allSettled([auditor.close(), ledger.close(), quarantine.close()]);
+      await Promise.allSettled([checker.close()]);
+      await store.close();
       log.info({ event: "stopped" }, "aggregator stopped");
     })();
     return closing;

@@ -1,23 +1,23 @@
-/** Body of an audit worker thread: recomputes work_roots with the protocol reference. */
-import { parentPort } from "node:worker_threads";
-import { referenceAuditWorkRoot, type AuditAttempt } from "./auditor";
-
-export interface AuditRequest {
-  readonly id: number;
-  readonly attempt: AuditAttempt;
-}
-
-export type AuditReply = { readonly id: number; readonly workRoot: Uint8Array } | { readonly id: number; readonly error: string };
+/** Body of an audit worker thread: recomputes the opened rows with the row kernel (onnxruntime, or the reference). */
+import { parentPort, workerData } from "node:worker_threads";
+import { createRowKernel } from "@tops/rowkernel";
+import { kernelRows, type RowThreadData, type RowThreadReply, type RowThreadRequest } from "./row-checker";
 
 const port = parentPort;
 if (!port) throw new Error("audit-thread.ts runs inside a worker thread only");
 
-port.on("message", ({ id, attempt }: AuditRequest) => {
-  let reply: AuditReply;
-  try {
-    reply = { id, workRoot: referenceAuditWorkRoot(attempt) };
-  } catch (e) {
-    reply = { id, error: e instanceof Error ? e.message : String(e) };
-  }
-  port.postMessage(reply);
+const { kernel: choice } = workerData as RowThreadData;
+const kernel = createRowKernel({ backend: choice });
+void kernel.then((k) => port.postMessage({ id: 0, kernel: k.name } satisfies RowThreadReply), () => undefined);
+
+port.on("message", ({ id, attempt, rows }: RowThreadRequest) => {
+  void (async () => {
+    let reply: RowThreadReply;
+    try {
+      reply = { id, rows: await kernelRows(await kernel, { attempt, rows }) };
+    } catch (e) {
+      reply = { id, error: e instanceof Error ? e.message : String(e) };
+    }
+    port.postMessage(reply);
+  })();
 });

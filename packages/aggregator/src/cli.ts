@@ -6,15 +6,7 @@
  */
 import { startAggregator, type RunningAggregator } from "./aggregator";
 import { ConfigError, configFromEnv, type AggregatorConfig } from "./config";
-import { engineAuditor, type Auditor } from "./auditor";
 import { createLogger } from "./log";
-
-/** AUDIT_BACKEND=engine: the worker's engine, loaded only then (it brings WebGPU). */
-async function startEngineAuditor(): Promise<Auditor> {
-  const { createEngine, engineConfigFromEnv } = await import("@tops/worker/engine");
-  const engine = await createEngine({ backend: engineConfigFromEnv(process.env).backend, log: (line) => log.info({ event: "audit_engine" }, line) });
-  return engineAuditor(engine, `engine (${engine.backend}: ${engine.driverHint})`);
-}
 
 let config: AggregatorConfig;
 try {
@@ -28,9 +20,14 @@ try {
 const log = createLogger(config.logLevel);
 let aggregator: RunningAggregator;
 try {
-  aggregator = await startAggregator(config, { logger: log, ...(config.auditBackend === "engine" ? { auditor: await startEngineAuditor() } : {}) });
+  aggregator = await startAggregator(config, { logger: log });
 } catch (e) {
   const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof ConfigError) {
+    // A path or value that cannot work (DATA_DIR that cannot be created, …): the same one line as any bad setting.
+    process.stderr.write(`tops-aggregator: invalid configuration: ${message}\n`);
+    process.exit(2);
+  }
   log.fatal({ event: "start_failed", err: e }, message);
   process.stderr.write(`tops-aggregator: could not start: ${message}\n`);
   process.exit(1);

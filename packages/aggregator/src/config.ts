@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { hexToBytes, isLowerHex, MAX_BATCH as PROTOCOL_MAX_BATCH, MAX_DIM as PROTOCOL_MAX_DIM, MAX_RECEIPT_BYTES } from "@tops/protocol";
-import { ConfigError, envEnum, envInt, envNumber, envString, type Env } from "@tops/env";
+import { ConfigError, envEnum, envInt, envNumber, envString, redactUrl, type Env } from "@tops/env";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,23 +17,31 @@ export interface AggregatorConfig {
   readonly host: string;
   /** AGGREGATOR_PORT: 0 picks a free port (the bound one is logged and returned). */
   readonly port: number;
-  /** DATA_DIR: ledger, quarantine list and epoch secret live here. */
+  /** DATA_DIR: the embedded database (receipts, quarantine, epoch secret) lives in DATA_DIR/db. */
   readonly dataDir: string;
+  /** DATABASE_URL: postgres://… to keep everything in PostgreSQL instead (several aggregators can share it); null = embedded. */
+  readonly databaseUrl: string | null;
   /** EPOCH_SECONDS: length of one challenge epoch. */
   readonly epochSeconds: number;
   /** ALLOWED_KEYS ∪ ALLOWED_KEYS_FILE, lowercase compressed hex; null = dev mode, any key is accepted. */
   readonly allowedKeys: ReadonlySet<string> | null;
-  /** AUDIT_RATE: fraction (0..1) of receipts passing every other check whose work_root is recomputed. */
+  /** AUDIT_RATE: fraction (0..1) of receipts passing every other check that must open rows (SPEC.md §8). */
   readonly auditRate: number;
-  /**
-   * AUDIT_BACKEND: "reference" recomputes with the protocol's TypeScript reference (on
-   * AUDIT_THREADS threads); "engine" with the worker's WebGPU engine (TOPS_BACKEND picks the
-   * adapter), which is what audits at GPU sizes need.
-   */
-  readonly auditBackend: "reference" | "engine";
-  /** AUDIT_THREADS: worker threads running audits; 0 audits on the main thread (blocks it). */
+  /** AUDIT_ROWS: rows of y2 an audited receipt must open; an audit costs AUDIT_ROWS · (k·n + n²) multiply-adds. */
+  readonly auditRows: number;
+  /** AUDIT_TIMEOUT_MS: openings must arrive within this long after the 202, or the receipt is refused (AUDIT_EXPIRED). */
+  readonly auditTimeoutMs: number;
+  /** AUDIT_PENDING_MAX: audits waiting for openings, in all; beyond, audited receipts are answered 503 OVERLOADED. */
+  readonly auditPendingMax: number;
+  /** AUDIT_PENDING_PER_KEY: the same, per key: one key cannot hold every slot. */
+  readonly auditPendingPerKey: number;
+  /** AUDIT_TIMEOUT_QUARANTINE: this many expired audits of one key within QUARANTINE_SECONDS quarantine it; 0 never. */
+  readonly auditTimeoutQuarantine: number;
+  /** AUDIT_KERNEL: "auto" (onnxruntime's int8 GEMM when it loads and passes its self-test, else the reference), "onnxruntime" (or fail), "reference". */
+  readonly auditKernel: "auto" | "onnxruntime" | "reference";
+  /** AUDIT_THREADS: worker threads recomputing opened rows; 0 computes them on the main thread. */
   readonly auditThreads: number;
-  /** AUDIT_QUEUE_MAX: audits waiting for a thread before new ones are answered 503 OVERLOADED. */
+  /** AUDIT_QUEUE_MAX: openings waiting for a thread before new ones are answered 503 OVERLOADED. */
   readonly auditQueueMax: number;
   /** QUARANTINE_SECONDS: how long a key that failed an audit is refused; 0 disables quarantine. */
   readonly quarantineSeconds: number;
@@ -63,7 +71,12 @@ export const DEFAULTS = {
   port: DEFAULT_PORT,
   epochSeconds: 60,
   auditRate: 1,
-  auditBackend: "reference",
+  auditRows: 16,
+  auditTimeoutMs: 30_000,
+  auditPendingMax: 10_000,
+  auditPendingPerKey: 256,
+  auditTimeoutQuarantine: 3,
+  auditKernel: "auto",
   auditThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
   auditQueueMax: 256,
   quarantineSeconds: 3600,
@@ -74,7 +87,7 @@ export const DEFAULTS = {
   requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
   logLevel: "info",
-} as const satisfies Omit<AggregatorConfig, "dataDir" | "allowedKeys">;
+} as const satisfies Omit<AggregatorConfig, "dataDir" | "allowedKeys" | "databaseUrl">;
 
 export { ConfigError, type Env };
 
@@ -139,10 +152,16 @@ export function configFromEnv(env: Env, readFile: (path: string) => string = (p)
     host,
     port: envInt(env, "AGGREGATOR_PORT", DEFAULTS.port, 0, 65535),
     dataDir: resolve(envString(env, "DATA_DIR") ?? DEFAULT_DATA_DIR),
+    databaseUrl: databaseUrl(env),
     epochSeconds: envInt(env, "EPOCH_SECONDS", DEFAULTS.epochSeconds, 1, 86_400),
     allowedKeys: allowedKeys(env, readFile),
     auditRate: envNumber(env, "AUDIT_RATE", DEFAULTS.auditRate, 0, 1),
-    auditBackend: envEnum(env, "AUDIT_BACKEND", ["reference", "engine"] as const, DEFAULTS.auditBackend),
+    auditRows: envInt(env, "AUDIT_ROWS", DEFAULTS.auditRows, 1, 1024),
+    auditTimeoutMs: envInt(env, "AUDIT_TIMEOUT_MS", DEFAULTS.auditTimeoutMs, 100, 3_600_000),
+    auditPendingMax: envInt(env, "AUDIT_PENDING_MAX", DEFAULTS.auditPendingMax, 1, 10_000_000),
+    auditPendingPerKey: envInt(env, "AUDIT_PENDING_PER_KEY", DEFAULTS.auditPendingPerKey, 1, 10_000_000),
+    auditTimeoutQuarantine: envInt(env, "AUDIT_TIMEOUT_QUARANTINE", DEFAULTS.auditTimeoutQuarantine, 0, 1_000_000),
+    auditKernel: envEnum(env, "AUDIT_KERNEL", ["auto", "onnxruntime", "reference"] as const, DEFAULTS.auditKernel),
     auditThreads: envInt(env, "AUDIT_THREADS", DEFAULTS.auditThreads, 0, 64),
     auditQueueMax: envInt(env, "AUDIT_QUEUE_MAX", DEFAULTS.auditQueueMax, 1, 1_000_000),
     quarantineSeconds: envInt(env, "QUARANTINE_SECONDS", DEFAULTS.quarantineSeconds, 0, 365 * 86_400),
@@ -157,12 +176,26 @@ export function configFromEnv(env: Env, readFile: (path: string) => string = (p)
   };
 }
 
-/** What the start-up log line shows: everything but the allow list itself (only its size). */
+function databaseUrl(env: Env): string | null {
+  const raw = envString(env, "DATABASE_URL");
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("DATABASE_URL", `must be a postgres:// URL, got "${redactUrl(raw)}"`);
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new ConfigError("DATABASE_URL", `must be a postgres:// URL, got "${redactUrl(raw)}"`);
+  return raw;
+}
+
+/** What the start-up log line shows: everything but the allow list itself (only its size) and no password. */
 export function configSummary(c: AggregatorConfig): Record<string, string | number | boolean> {
   return {
-    host: c.host, port: c.port, dataDir: c.dataDir, epochSeconds: c.epochSeconds,
+    host: c.host, port: c.port, dataDir: c.dataDir, database: c.databaseUrl === null ? "embedded" : redactUrl(c.databaseUrl), epochSeconds: c.epochSeconds,
     allowedKeys: c.allowedKeys === null ? "any (dev mode)" : c.allowedKeys.size,
-    auditRate: c.auditRate, auditBackend: c.auditBackend, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds,
+    auditRate: c.auditRate, auditRows: c.auditRows, auditTimeoutMs: c.auditTimeoutMs, auditPendingMax: c.auditPendingMax,
+    auditPendingPerKey: c.auditPendingPerKey, auditTimeoutQuarantine: c.auditTimeoutQuarantine, auditKernel: c.auditKernel, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds,
     maxDim: c.maxDim, maxBatch: c.maxBatch, maxBodyBytes: c.maxBodyBytes,
     headersTimeoutMs: c.headersTimeoutMs, requestTimeoutMs: c.requestTimeoutMs, keepAliveTimeoutMs: c.keepAliveTimeoutMs, logLevel: c.logLevel,
   };

@@ -5,18 +5,14 @@
  *   prev_hash     = HMAC-SHA256(secret, "tops-aggregator/v1/epoch" ‖ 0x00 ‖ u32le(EPOCH_SECONDS) ‖ u64le(epoch_id))
  *   expires_at    = (epoch_id + 1) · EPOCH_SECONDS · 1000      (Unix milliseconds)
  *
- * The secret is 32 random bytes created once in DATA_DIR/epoch-secret (mode 0600). Workers
- * cannot predict a future prev_hash without it, so no attempt can be precomputed. EPOCH_SECONDS
- * is part of the HMAC input: changing it gives new prev_hashes instead of reusing old ones.
+ * The secret is 32 random bytes created once by the store (whichever aggregator asks first; all
+ * that share a database share it). Workers cannot predict a future prev_hash without it, so no
+ * attempt can be precomputed. EPOCH_SECONDS is part of the HMAC input: changing it gives new
+ * prev_hashes instead of reusing old ones.
  */
-import { randomBytes, createHmac } from "node:crypto";
-import { chmodSync, closeSync, fsyncSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
-import { bytesToHex, concatBytes, isLowerHex, hexToBytes, u32le, u64le, utf8 } from "@tops/protocol";
+import { createHmac } from "node:crypto";
+import { bytesToHex, concatBytes, u32le, u64le, utf8 } from "@tops/protocol";
 import { AggregatorErrorCode } from "./errors";
-import { fsyncDirectory } from "./jsonl";
-
-export const EPOCH_SECRET_FILE = "epoch-secret";
 const EPOCH_DOMAIN = concatBytes(utf8("tops-aggregator/v1/epoch"), new Uint8Array([0]));
 
 /** GET /challenge's body. */
@@ -68,52 +64,4 @@ export class EpochSchedule {
     if (epochId !== current && epochId !== current - 1) return AggregatorErrorCode.STALE_EPOCH;
     return this.prevHashHex(epochId) === prevHashHex ? null : AggregatorErrorCode.PREV_HASH_MISMATCH;
   }
-}
-
-export interface EpochSecret {
-  readonly secret: Uint8Array;
-  /** True when this call created the file. */
-  readonly created: boolean;
-  /** True when the file was readable by others and its mode was reset to 0600. */
-  readonly modeRepaired: boolean;
-}
-
-/**
- * Reads DATA_DIR/epoch-secret, creating it on first start. Creation writes a temporary file
- * (0600, fsync'd) and hard-links it into place, so the secret either exists whole or not at
- * all, and two processes starting at once end up with the same one.
- */
-export function loadOrCreateEpochSecret(dataDir: string): EpochSecret {
-  const path = join(dataDir, EPOCH_SECRET_FILE);
-  let created = false;
-  try {
-    statSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    const tmp = `${path}.${process.pid}.tmp`;
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, `${bytesToHex(randomBytes(32))}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(tmp, path);
-      created = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    } finally {
-      unlinkSync(tmp);
-    }
-    fsyncDirectory(dataDir);
-  }
-  let modeRepaired = false;
-  if ((statSync(path).mode & 0o077) !== 0) {
-    chmodSync(path, 0o600);
-    modeRepaired = true;
-  }
-  const hex = readFileSync(path, "utf8").trim();
-  if (!isLowerHex(hex, 32)) throw new Error(`${path} does not hold 64 lowercase hex characters; restore it from a backup (changing it invalidates the current challenge)`);
-  return { secret: hexToBytes(hex), created, modeRepaired };
 }

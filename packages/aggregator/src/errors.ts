@@ -23,13 +23,25 @@ export const AggregatorErrorCode = {
   KEY_QUARANTINED: "KEY_QUARANTINED",
   /** Sizes are valid for the protocol but above this aggregator's MAX_DIM / MAX_BATCH. */
   SIZES_NOT_ACCEPTED: "SIZES_NOT_ACCEPTED",
-  /** The audit recomputed the attempt and got a different work_root. */
+  /** An opened row differs from the reference's recomputation of it (the key is quarantined). */
   WORK_ROOT_MISMATCH: "WORK_ROOT_MISMATCH",
+  /** The openings are not the requested rows, or a path does not lead to work_root_hex (the key is quarantined). */
+  OPENING_MISMATCH: "OPENING_MISMATCH",
+  /** POST /audit's body is malformed (not the receipt's errors: those keep the protocol's codes). */
+  BAD_OPENINGS: "BAD_OPENINGS",
+  /** audit_id was not issued for this receipt by an aggregator sharing this one's secret. */
+  BAD_AUDIT_ID: "BAD_AUDIT_ID",
+  /** No valid openings arrived within AUDIT_TIMEOUT_MS of the 202: the receipt is refused for good. */
+  AUDIT_EXPIRED: "AUDIT_EXPIRED",
+  /** The same receipt is being verified right now; retry shortly (503 with Retry-After). */
+  IN_PROGRESS: "IN_PROGRESS",
   /** The body is larger than MAX_BODY_BYTES (checked while streaming). */
   BODY_TOO_LARGE: "BODY_TOO_LARGE",
   /** Content-Type is not application/json (UTF-8), or the body has a Content-Encoding. */
   UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
   NOT_FOUND: "NOT_FOUND",
+  /** A query parameter of GET /devices or /receipts is malformed, out of range or unknown. */
+  BAD_QUERY: "BAD_QUERY",
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
   /** Too many audits queued; retry later (503 with Retry-After). */
   OVERLOADED: "OVERLOADED",
@@ -58,9 +70,15 @@ export const ERROR_STATUS: Readonly<Record<VerifyErrorCode, number>> = Object.fr
   KEY_QUARANTINED: 403,
   SIZES_NOT_ACCEPTED: 422,
   WORK_ROOT_MISMATCH: 422,
+  OPENING_MISMATCH: 422,
+  BAD_OPENINGS: 400,
+  BAD_AUDIT_ID: 400,
+  AUDIT_EXPIRED: 422,
+  IN_PROGRESS: 503,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_FOUND: 404,
+  BAD_QUERY: 400,
   METHOD_NOT_ALLOWED: 405,
   OVERLOADED: 503,
   UNAVAILABLE: 503,

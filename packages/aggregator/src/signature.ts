@@ -10,7 +10,7 @@
  */
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import { blake3 } from "@noble/hashes/blake3.js";
-import { hexToBytes, ReceiptError, ReceiptErrorCode, signingPayload, utf8, type Receipt, type ReceiptBody } from "@tops/protocol";
+import { hexToBytes, ReceiptError, ReceiptErrorCode, signingPayload, utf8, type Receipt, type SignedFields } from "@tops/protocol";
 
 /** Order of the secp256k1 group. */
 export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -20,7 +20,7 @@ const HALF_N = SECP256K1_N >> 1n;
 const SPKI_COMPRESSED_PREFIX = Buffer.from("3036301006072a8648ce3d020106052b8104000a032200", "hex");
 
 /** BLAKE3(payload): what node:crypto must be given so that its SHA-256 yields the receipt digest. */
-export function digestPreimage(r: ReceiptBody): Uint8Array {
+export function digestPreimage(r: SignedFields): Uint8Array {
   return blake3(utf8(signingPayload(r)));
 }
 

@@ -29,6 +29,15 @@ describe("cli", () => {
     expect(stderr.trim().split("\n")).toEqual(['tops-aggregator: invalid configuration: AUDIT_RATE: must be a number in [0, 1], got "often"']);
   });
 
+  it("a DATA_DIR that cannot be created, or an AUDIT_RATE that underflows: one line, exit 2, at once", async () => {
+    const dir = await run({ DATA_DIR: "/proc/self/nodir", AGGREGATOR_PORT: "0" });
+    expect(dir.code).toBe(2);
+    expect(dir.stderr.trim().split("\n")).toEqual(["tops-aggregator: invalid configuration: DATA_DIR: cannot create /proc/self/nodir: ENOENT on /proc/self/nodir"]);
+    const rate = await run({ DATA_DIR: tempDir(), AUDIT_RATE: "1e-400" });
+    expect(rate.code).toBe(2);
+    expect(rate.stderr).toMatch(/AUDIT_RATE: "1e-400" is too small to represent/);
+  });
+
   it("prints the bound port for AGGREGATOR_PORT=0, serves, and exits 0 on SIGTERM", async () => {
     let served = false;
     let asked = false;

@@ -7,7 +7,7 @@ import { request } from "node:http";
 import { connect } from "node:net";
 import { serializeReceipt } from "@tops/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { codeOf, getChallenge, honestReceipt, newKey, postVerify, startTestAggregator, type TestAggregator } from "./support";
+import { codeOf, getChallenge, honestReceipt, newKey, startTestAggregator, submit, type TestAggregator } from "./support";
 
 let agg: TestAggregator;
 const key = newKey();
@@ -157,7 +157,7 @@ describe("hostile input", () => {
     });
 
     // Still serving: an honest receipt is accepted, and the challenge is served.
-    const ok = await postVerify(agg.url, honestReceipt(key, await getChallenge(agg.url), 2));
+    const ok = await submit(agg.url, honestReceipt(key, await getChallenge(agg.url), 2));
     expect(codeOf(ok)).toBe("OK");
     const health = await fetch(`${agg.url}/healthz`);
     expect(health.status).toBe(200);

@@ -26,7 +26,7 @@ function variants(r: Receipt): [string, Receipt][] {
     ["r + n overflow", { ...r, sig_hex: "ff".repeat(32) + hex64(s) }],
     ["other key", { ...r, pubkey_hex: newKey().pubkeyHex }],
     ["random signature", { ...r, sig_hex: bytesToHex(randomBytes(64)) }],
-    ["unsigned field changed", { ...r, protocol_version: 1 }],
+    ["appended field changed (signed since v2)", { ...r, protocol_version: 1 }],
   ];
 }
 
@@ -36,19 +36,19 @@ describe("NodeSignatureVerifier", () => {
     let valid = 0;
     for (let i = 0; i < 60; i++) {
       const key = newKey();
-      const r = signReceipt(honestBody(challenge, i), key.sk);
+      const r = signReceipt(honestBody(key, challenge, i), key.sk);
       for (const [name, v] of variants(r)) {
         const expected = verifyReceiptSignature(v);
         expect(node.check(v), `${name} (#${i})`).toBe(expected);
         if (expected) valid++;
       }
     }
-    expect(valid).toBe(120);
-  });
+    expect(valid).toBe(60);
+  }, 30_000);
 
-  it("accepts the twin key recovered from a valid signature, like @noble (replay rules must catch it)", () => {
+  it("refuses the twin key recovered from a valid signature, like @noble: pubkey_hex is signed", () => {
     const key = newKey();
-    const r = signReceipt(honestBody(challenge, 1), key.sk);
+    const r = signReceipt(honestBody(key, challenge, 1), key.sk);
     const sig = secp256k1.Signature.fromBytes(hexToBytes(r.sig_hex), "compact");
     const node = new NodeSignatureVerifier();
     let twins = 0;
@@ -57,15 +57,15 @@ describe("NodeSignatureVerifier", () => {
       if (pub === r.pubkey_hex) continue;
       twins++;
       const twin = { ...r, pubkey_hex: pub };
-      expect(verifyReceiptSignature(twin)).toBe(true);
-      expect(node.check(twin)).toBe(true);
+      expect(verifyReceiptSignature(twin)).toBe(false);
+      expect(node.check(twin)).toBe(false);
     }
     expect(twins).toBe(1);
   });
 
   it("refuses with BAD_SIGNATURE and the field, and says why for high S", () => {
     const key = newKey();
-    const r = signReceipt(honestBody(challenge, 1), key.sk);
+    const r = signReceipt(honestBody(key, challenge, 1), key.sk);
     const s = BigInt(`0x${r.sig_hex.slice(64)}`);
     const node = new NodeSignatureVerifier();
     expect(() => node.assert({ ...r, sig_hex: r.sig_hex.slice(0, 64) + hex64(SECP256K1_N - s) })).toThrow(/high S/);

@@ -1,14 +1,16 @@
-/** POST /verify over real HTTP: honest receipts land in the ledger, every forgery is refused with its code. */
-import { readFileSync } from "node:fs";
+/** POST /verify and /audit over real HTTP: honest receipts land in the ledger, every forgery is refused with its code. */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import {
   bytesToHex, hexToBytes, receiptDigest, ReceiptErrorCode, serializeReceipt, signReceipt, type Receipt,
 } from "@tops/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AggregatorErrorCode, AuditorBusyError, ERROR_STATUS, LEDGER_FILE, QUARANTINE_FILE, referenceAuditWorkRoot, SECP256K1_N, type Auditor } from "../src/index";
 import {
-  codeOf, getChallenge, honestBody, honestReceipt, LogCapture, newKey, postVerify, SMALL, startTestAggregator, type TestAggregator,
+  AggregatorErrorCode, computeAuditRows, ERROR_STATUS, RowCheckerBusyError, SECP256K1_N, type RowChecker,
+} from "../src/index";
+import {
+  codeOf, freshStoreEnv, getChallenge, honestBody, honestReceipt, LogCapture, newKey, postVerify, SMALL, startTestAggregator, storedReceipts, submit, work, type TestAggregator,
 } from "./support";
 
 const closers: (() => Promise<void>)[] = [];
@@ -22,11 +24,10 @@ async function started(...args: Parameters<typeof startTestAggregator>): Promise
   return agg;
 }
 
-function ledgerLines(dataDir: string): { seq: number; audited: boolean; receipt: Receipt }[] {
-  return readFileSync(join(dataDir, LEDGER_FILE), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { seq: number; audited: boolean; receipt: Receipt });
-}
+/** The ledger as GET /receipts shows it. */
+const ledgerLines = (agg: TestAggregator): Promise<{ seq: number; audited: boolean; receipt: Receipt }[]> => storedReceipts(agg.url);
 
-/** A validly signed receipt whose signature verifies under a second key, recovered with the other recovery bit. */
+/** The receipt with pubkey_hex replaced by the second key recovered from its signature (ECDSA key recovery). */
 function twinOf(r: Receipt): Receipt {
   const sig = secp256k1.Signature.fromBytes(hexToBytes(r.sig_hex), "compact");
   const digest = receiptDigest(r);
@@ -44,13 +45,17 @@ describe("accepting honest receipts", () => {
     agg = await started({ ALLOWED_KEYS: key.pubkeyHex, AUDIT_RATE: "1" });
   });
 
-  it("accepts a correctly signed receipt with the right work_root (16³, audited) and stores it", async () => {
+  it("audits a correctly signed receipt (16³: 202, all 16 rows opened), then accepts and stores it", async () => {
     const ch = await getChallenge(agg.url);
     const r = honestReceipt(key, ch, 1);
-    const a = await postVerify(agg.url, r);
+    const a = await submit(agg.url, r);
+    expect(a.first.status).toBe(202);
+    expect(a.first.body.accepted).toBe(false);
+    expect([...a.first.body.audit!.rows].sort((x, y) => x - y)).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    expect(a.first.body.audit!.expires_at).toBe(agg.clock.now + 30_000);
     expect(a.status).toBe(200);
     expect(a.body).toEqual({ accepted: true, audited: true, seq: 1, epoch_id: ch.epoch_id, nonce: 1 });
-    const lines = ledgerLines(agg.dataDir);
+    const lines = (await ledgerLines(agg));
     expect(lines).toHaveLength(1);
     expect(lines[0]!.seq).toBe(1);
     expect(lines[0]!.audited).toBe(true);
@@ -59,23 +64,25 @@ describe("accepting honest receipts", () => {
 
   it("accepts 32³ and batch 2 as well", async () => {
     const ch = await getChallenge(agg.url);
-    expect((await postVerify(agg.url, honestReceipt(key, ch, 2, { m: 32, n: 32, k: 32, batch: 1 }))).status).toBe(200);
-    expect((await postVerify(agg.url, honestReceipt(key, ch, 3, { m: 8, n: 24, k: 40, batch: 2 }))).status).toBe(200);
-    expect(ledgerLines(agg.dataDir).map((l) => l.receipt.nonce)).toEqual([1, 2, 3]);
+    const big = await submit(agg.url, honestReceipt(key, ch, 2, { m: 32, n: 32, k: 32, batch: 1 }));
+    expect(big.status).toBe(200);
+    expect(new Set(big.first.body.audit!.rows).size).toBe(16);
+    expect((await submit(agg.url, honestReceipt(key, ch, 3, { m: 8, n: 24, k: 40, batch: 2 }))).status).toBe(200);
+    expect((await ledgerLines(agg)).map((l) => l.receipt.nonce)).toEqual([1, 2, 3]);
   });
 
   it("accepts `application/json; charset=utf-8`", async () => {
     const ch = await getChallenge(agg.url);
-    expect((await postVerify(agg.url, honestReceipt(key, ch, 4), "application/json; charset=UTF-8")).status).toBe(200);
+    expect((await postVerify(agg.url, honestReceipt(key, ch, 4), "application/json; charset=UTF-8")).status).toBe(202);
   });
 
   it("accepts the previous epoch's challenge, not the one before", async () => {
     const ch = await getChallenge(agg.url);
     agg.clock.advance(60_000);
     expect((await getChallenge(agg.url)).epoch_id).toBe(ch.epoch_id + 1);
-    expect(codeOf(await postVerify(agg.url, honestReceipt(key, ch, 10)))).toBe("OK");
+    expect(codeOf(await submit(agg.url, honestReceipt(key, ch, 10)))).toBe("OK");
     agg.clock.advance(60_000);
-    const stale = await postVerify(agg.url, honestReceipt(key, ch, 11));
+    const stale = await submit(agg.url, honestReceipt(key, ch, 11));
     expect(stale.status).toBe(422);
     expect(codeOf(stale)).toBe("STALE_EPOCH");
     expect(stale.body.error?.field).toBe("epoch_id");
@@ -125,21 +132,33 @@ describe("refusing forgeries", () => {
     expect([a.status, codeOf(a), a.body.error?.field]).toEqual([403, "KEY_NOT_ALLOWED", "pubkey_hex"]);
   });
 
-  it("a replay (same receipt, then same nonce re-signed) → 409 REPLAY", async () => {
+  it("the same receipt again is answered as the first time (200 with its seq, duplicate); the same nonce re-signed → 409 REPLAY", async () => {
     const r = await fresh();
-    expect((await postVerify(agg.url, r)).status).toBe(200);
+    const first = await submit(agg.url, r);
+    expect(first.status).toBe(200);
     const again = await postVerify(agg.url, r);
-    expect([again.status, codeOf(again)]).toEqual([409, "REPLAY"]);
-    const resigned = signReceipt({ ...r, time_ms: r.time_ms + 1 }, key.sk);
+    expect([again.status, again.body.seq, again.body.duplicate, again.body.audited]).toEqual([200, first.body.seq, true, true]);
+    const resigned = signReceipt({ ...honestBody(key, await getChallenge(agg.url), r.nonce), prev_hash_hex: r.prev_hash_hex, epoch_id: r.epoch_id, time_ms: r.time_ms + 1 }, key.sk);
     const a = await postVerify(agg.url, resigned);
     expect([a.status, codeOf(a), a.body.error?.field]).toEqual([409, "REPLAY", "nonce"]);
   });
 
+  it("while its audit is open the same receipt gets the same 202; another receipt for that nonce → REPLAY", async () => {
+    const r = await fresh();
+    const first = await postVerify(agg.url, r);
+    const second = await postVerify(agg.url, r);
+    expect(first.status).toBe(202);
+    expect(second.body.audit).toEqual(first.body.audit);
+    const other = signReceipt({ ...honestBody(key, await getChallenge(agg.url), r.nonce), time_ms: 99 }, key.sk);
+    expect(codeOf(await postVerify(agg.url, other))).toBe("REPLAY");
+    expect(codeOf(await submit(agg.url, r))).toBe("OK");
+  });
+
   it("a future or stale epoch → 422 STALE_EPOCH; a wrong prev_hash → 422 PREV_HASH_MISMATCH", async () => {
     const ch = await getChallenge(agg.url);
-    const future = signReceipt({ ...honestBody(ch, nonce++), epoch_id: ch.epoch_id + 1 }, key.sk);
+    const future = signReceipt({ ...honestBody(key, ch, nonce++), epoch_id: ch.epoch_id + 1 }, key.sk);
     expect(codeOf(await postVerify(agg.url, future))).toBe("STALE_EPOCH");
-    const old = signReceipt({ ...honestBody(ch, nonce++), epoch_id: ch.epoch_id - 5 }, key.sk);
+    const old = signReceipt({ ...honestBody(key, ch, nonce++), epoch_id: ch.epoch_id - 5 }, key.sk);
     expect(codeOf(await postVerify(agg.url, old))).toBe("STALE_EPOCH");
     const wrongHash = honestReceipt(key, { ...ch, prev_hash_hex: "ab".repeat(32) }, nonce++);
     const a = await postVerify(agg.url, wrongHash);
@@ -148,31 +167,43 @@ describe("refusing forgeries", () => {
 
   it("sizes over this aggregator's bounds → 422 SIZES_NOT_ACCEPTED (before any audit work)", async () => {
     const ch = await getChallenge(agg.url);
-    const big = signReceipt({ ...honestBody(ch, nonce++), sizes: { m: 16, n: 65, k: 16, batch: 1 } }, key.sk);
+    const big = signReceipt({ ...honestBody(key, ch, nonce++), sizes: { m: 16, n: 65, k: 16, batch: 1 } }, key.sk);
     const a = await postVerify(agg.url, big);
     expect([a.status, codeOf(a), a.body.error?.field]).toEqual([422, "SIZES_NOT_ACCEPTED", "sizes.n"]);
-    const batch = signReceipt({ ...honestBody(ch, nonce++), sizes: { ...SMALL, batch: 3 } }, key.sk);
+    const batch = signReceipt({ ...honestBody(key, ch, nonce++), sizes: { ...SMALL, batch: 3 } }, key.sk);
     expect(codeOf(await postVerify(agg.url, batch))).toBe("SIZES_NOT_ACCEPTED");
   });
 
-  it("a forged work_root is caught by the audit (422 WORK_ROOT_MISMATCH), then the key is quarantined (403 KEY_QUARANTINED) until QUARANTINE_SECONDS pass", async () => {
+  it("a work_root committing to wrong rows is caught by the audit (422 WORK_ROOT_MISMATCH), then the key is quarantined (403 KEY_QUARANTINED) until QUARANTINE_SECONDS pass", async () => {
     const ch = await getChallenge(agg.url);
-    const forged = signReceipt({ ...honestBody(ch, nonce++), work_root_hex: "00".repeat(32) }, key.sk);
-    const a = await postVerify(agg.url, forged);
+    const forged = work(key, ch, nonce++, SMALL, () => true);
+    const a = await submit(agg.url, forged);
     expect([a.status, codeOf(a), a.body.error?.field]).toEqual([422, "WORK_ROOT_MISMATCH", "work_root_hex"]);
-    const next = await postVerify(agg.url, await fresh());
+    const next = await submit(agg.url, await fresh());
     expect([next.status, codeOf(next)]).toEqual([403, "KEY_QUARANTINED"]);
-    const record = JSON.parse(readFileSync(join(agg.dataDir, QUARANTINE_FILE), "utf8").trim()) as { pubkey_hex: string; reason: string; until: number };
-    expect(record).toMatchObject({ pubkey_hex: key.pubkeyHex, reason: "WORK_ROOT_MISMATCH", until: agg.clock.now + 3600_000 });
+    const { devices } = (await (await fetch(`${agg.url}/devices`)).json()) as { devices: { pubkey_hex: string; quarantined_until: number | null }[] };
+    expect(devices.find((d) => d.pubkey_hex === key.pubkeyHex)?.quarantined_until).toBe(agg.clock.now + 3600_000);
+    // The same receipt again gets the same refusal, not a second chance.
+    expect(codeOf(await postVerify(agg.url, forged.receipt))).toBe("WORK_ROOT_MISMATCH");
     agg.clock.advance(3600_000);
-    expect(codeOf(await postVerify(agg.url, await fresh()))).toBe("OK");
-    expect(ledgerLines(agg.dataDir).some((l) => l.receipt.work_root_hex === "00".repeat(32))).toBe(false);
+    expect(codeOf(await submit(agg.url, await fresh()))).toBe("OK");
+    expect((await ledgerLines(agg)).some((l) => l.receipt.work_root_hex === forged.receipt.work_root_hex)).toBe(false);
+  });
+
+  it("a work_root the worker cannot open (paths do not lead to it) → 422 OPENING_MISMATCH, key quarantined", async () => {
+    const ch = await getChallenge(agg.url);
+    const forged = signReceipt({ ...honestBody(key, ch, nonce++), work_root_hex: "00".repeat(32) }, key.sk);
+    const a = await submit(agg.url, forged);
+    expect([a.status, codeOf(a)]).toEqual([422, "OPENING_MISMATCH"]);
+    expect(codeOf(await submit(agg.url, await fresh()))).toBe("KEY_QUARANTINED");
+    agg.clock.advance(3600_000);
   });
 
   it("counts every outcome by code on /metrics, and audits by result", async () => {
     const text = await (await fetch(`${agg.url}/metrics`)).text();
     expect(text).toMatch(/tops_aggregator_receipts_total\{outcome="accepted",code="OK"\} [1-9]/);
     expect(text).toMatch(/tops_aggregator_receipts_total\{outcome="rejected",code="REPLAY"\} 2/);
+    expect(text).toMatch(/tops_aggregator_audits_total\{result="bad_opening"\} 1/);
     expect(text).toMatch(/tops_aggregator_receipts_total\{outcome="rejected",code="KEY_NOT_ALLOWED"\} 1/);
     expect(text).toMatch(/tops_aggregator_audits_total\{result="mismatch"\} 1/);
     expect(text).toMatch(/tops_aggregator_audits_total\{result="match"\} [1-9]/);
@@ -180,22 +211,34 @@ describe("refusing forgeries", () => {
   });
 });
 
-describe("signature replay under the recovered twin key (dev mode: any key)", () => {
+describe("work and signatures are bound to the signer's key", () => {
   const key = newKey();
-  it("the twin verifies on its own, and whichever comes second is refused as REPLAY", async () => {
-    const a = await started({ AUDIT_RATE: "1" });
-    const r = honestReceipt(key, await getChallenge(a.url), 7);
-    const twin = twinOf(r);
-    expect(twin.pubkey_hex).not.toBe(r.pubkey_hex);
-    // On its own the twin receipt is valid: signature verifies under the recovered key, work_root is right.
-    expect(codeOf(await postVerify(a.url, twin))).toBe("OK");
-    const second = await postVerify(a.url, r);
-    expect([second.status, codeOf(second), second.body.error?.field]).toEqual([409, "REPLAY", "sig_hex"]);
+  for (const mode of ["dev mode (any key)", "allow list with both keys"] as const) {
+    it(`${mode}: the recovered twin key's receipt is a bad signature, before or after the original`, async () => {
+      const other = newKey();
+      const agg = await started({ AUDIT_RATE: "1", ...(mode === "dev mode (any key)" ? {} : { ALLOWED_KEYS: `${key.pubkeyHex},${other.pubkeyHex}` }) });
+      const r = honestReceipt(key, await getChallenge(agg.url), 7);
+      const twin = twinOf(r);
+      expect(twin.pubkey_hex).not.toBe(r.pubkey_hex);
+      const before = await postVerify(agg.url, twin);
+      expect([before.status, codeOf(before)]).toEqual([401, "BAD_SIGNATURE"]);
+      expect(codeOf(await submit(agg.url, r))).toBe("OK");
+      expect(codeOf(await postVerify(agg.url, twin))).toBe("BAD_SIGNATURE");
+    });
+  }
 
-    const b = await started({ AUDIT_RATE: "1" });
-    const r2 = honestReceipt(key, await getChallenge(b.url), 8);
-    expect(codeOf(await postVerify(b.url, r2))).toBe("OK");
-    expect(codeOf(await postVerify(b.url, twinOf(r2)))).toBe("REPLAY");
+  it("the same body signed by a second allowed key is different work: refused by the audit, never credited twice", async () => {
+    const other = newKey();
+    const agg = await started({ AUDIT_RATE: "1", ALLOWED_KEYS: `${key.pubkeyHex},${other.pubkeyHex}`, QUARANTINE_SECONDS: "0" });
+    const ch = await getChallenge(agg.url);
+    const honest = work(key, ch, 9);
+    expect(codeOf(await submit(agg.url, honest))).toBe("OK");
+    const { sig_hex: _s, pubkey_hex: _p, protocol_version: _v, ...body } = honest.receipt;
+    // The claimant re-signs the body and even answers the audit with the original worker's rows.
+    const claimed = { ...honest, receipt: signReceipt(body, other.sk) };
+    const a = await submit(agg.url, claimed);
+    expect([a.first.status, a.status, codeOf(a)]).toEqual([202, 422, "WORK_ROOT_MISMATCH"]);
+    expect((await ledgerLines(agg)).map((l) => l.receipt.pubkey_hex)).toEqual([key.pubkeyHex]);
   });
 });
 
@@ -217,7 +260,8 @@ describe("every protocol parse error is a 400 with its code", () => {
     NOT_AN_OBJECT: () => "[1,2,3]",
     DUPLICATE_FIELD: () => `{"nonce":1,${json.slice(1)}`,
     NOT_AN_INTEGER: () => json.replace(/"nonce":(\d+)/, '"nonce":$1.0'),
-    UNKNOWN_VERSION: () => patched({ protocol_version: 2 }),
+    UNKNOWN_VERSION: () => patched({ protocol_version: 1 }),
+    FIELD_ORDER: () => JSON.stringify({ nonce: base.nonce, ...base }).replace(/,"nonce":\d+/, ""),
     UNKNOWN_FIELD: () => patched({ extra: true }),
     MISSING_FIELD: () => JSON.stringify({ ...base, nonce: undefined }),
     WRONG_TYPE: () => patched({ nonce: "1" }),
@@ -251,8 +295,12 @@ describe("every protocol parse error is a 400 with its code", () => {
 describe("HTTP surface", () => {
   let agg: TestAggregator;
   const logs = new LogCapture();
+  const secret = "c3".repeat(32);
   beforeAll(async () => {
-    agg = await started({ MAX_BODY_BYTES: "8192" }, { logger: logs.logger });
+    const store = await freshStoreEnv();
+    // A known epoch secret (imported from the file at start), to check that it is never logged.
+    writeFileSync(join(store.dataDir, "epoch-secret"), `${secret}\n`, { mode: 0o600 });
+    agg = await started({ MAX_BODY_BYTES: "8192" }, { logger: logs.logger, dataDir: store.dataDir, storeEnv: store.env });
   });
 
   it("415 for a wrong or missing content type, or a content encoding", async () => {
@@ -306,25 +354,33 @@ describe("HTTP surface", () => {
     expect(logs.lines.filter((l) => l.event === "verify").length).toBe(before + 2);
     expect(logs.lines.filter((l) => l.event === "dev_mode")).toHaveLength(1);
     expect(logs.lines.find((l) => l.event === "dev_mode")?.level).toBe(40);
-    const secret = readFileSync(join(agg.dataDir, "epoch-secret"), "utf8").trim();
+    expect(logs.lines.some((l) => l.event === "ledger_imported" && l.epochSecret === true)).toBe(true);
     expect(logs.raw.join("\n")).not.toContain(secret);
   });
 });
 
 describe("concurrency", () => {
-  it("of 25 concurrent copies of one receipt exactly one is accepted; 40 distinct ones all land intact", async () => {
+  it("of 25 concurrent copies of one receipt exactly one is stored, none is refused; 40 distinct ones all land intact", async () => {
     const key = newKey();
-    const agg = await started({ AUDIT_RATE: "1" });
+    const agg = await started({ AUDIT_RATE: "0" });
     const ch = await getChallenge(agg.url);
     const r = honestReceipt(key, ch, 1);
     const answers = await Promise.all(Array.from({ length: 25 }, () => postVerify(agg.url, r)));
-    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
-    expect(answers.filter((a) => codeOf(a) === "REPLAY")).toHaveLength(24);
+    expect(answers.filter((a) => a.status === 200 && !a.body.duplicate)).toHaveLength(1);
+    // The others were answered while it was being written (503 IN_PROGRESS: retry) or after (200 duplicate, same seq).
+    for (const a of answers) expect(a.status === 200 ? a.body.seq : codeOf(a)).toBe(a.status === 200 ? 1 : "IN_PROGRESS");
+
+    const audited = await started({ AUDIT_RATE: "1" });
+    const one = honestReceipt(key, await getChallenge(audited.url), 1);
+    const audits = await Promise.all(Array.from({ length: 10 }, () => submit(audited.url, one)));
+    const finals = audits.map((a) => (a.status === 200 ? `200 seq ${a.body.seq}` : codeOf(a)));
+    expect(finals.filter((f) => f === "200 seq 1").length).toBeGreaterThanOrEqual(1);
+    expect(finals.every((f) => f === "200 seq 1" || f === "IN_PROGRESS")).toBe(true);
 
     const many = Array.from({ length: 40 }, (_, i) => honestReceipt(key, ch, 100 + i));
     const results = await Promise.all(many.map((m) => postVerify(agg.url, m)));
     expect(results.every((a) => a.status === 200)).toBe(true);
-    const lines = ledgerLines(agg.dataDir);
+    const lines = (await ledgerLines(agg));
     expect(lines).toHaveLength(41);
     expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
     expect(new Set(lines.map((l) => l.receipt.nonce)).size).toBe(41);
@@ -332,21 +388,49 @@ describe("concurrency", () => {
 });
 
 describe("sampled audits", () => {
+  // The choice is exact for every rate (the old randomInt(2^48) choice answered 500 for any fraction).
+  for (const rate of ["0", "1e-9", "0.05", "0.5", "0.999", "1"]) {
+    it(`AUDIT_RATE=${rate}: every answer is 200 or 202, the share of 202s is consistent with the rate`, async () => {
+      const key = newKey();
+      const agg = await started({ AUDIT_RATE: rate });
+      const ch = await getChallenge(agg.url);
+      const N = 200;
+      const answers = await Promise.all(Array.from({ length: N }, (_, i) => postVerify(agg.url, honestReceipt(key, ch, i + 1))));
+      expect(answers.filter((a) => a.status !== 200 && a.status !== 202)).toEqual([]);
+      const audited = answers.filter((a) => a.status === 202).length;
+      const p = Number(rate);
+      const sd = Math.sqrt(N * p * (1 - p));
+      expect(Math.abs(audited - N * p)).toBeLessThanOrEqual(5 * sd + 1e-9);
+    }, 30_000);
+  }
+
   it("AUDIT_RATE=0 audits nothing: a forged work_root is accepted, marked audited: false", async () => {
     const key = newKey();
     const agg = await started({ AUDIT_RATE: "0" });
-    const forged = signReceipt({ ...honestBody(await getChallenge(agg.url), 1), work_root_hex: "11".repeat(32) }, key.sk);
+    const forged = signReceipt({ ...honestBody(key, await getChallenge(agg.url), 1), work_root_hex: "11".repeat(32) }, key.sk);
     const a = await postVerify(agg.url, forged);
     expect(a.body).toMatchObject({ accepted: true, audited: false });
   });
 
-  it("the worker-thread auditor gives the same verdicts", async () => {
+  for (const kernel of ["onnxruntime", "reference"] as const) {
+    it(`AUDIT_KERNEL=${kernel} on the main thread gives the same verdicts, and says which kernel runs`, async () => {
+      const agg = await started({ AUDIT_RATE: "1", AUDIT_KERNEL: kernel });
+      const ch = await getChallenge(agg.url);
+      expect(codeOf(await submit(agg.url, work(newKey(), ch, 1, { m: 40, n: 24, k: 40, batch: 1 })))).toBe("OK");
+      expect(codeOf(await submit(agg.url, work(newKey(), ch, 2, { m: 40, n: 24, k: 40, batch: 1 }, (r) => r % 2 === 0)))).toBe("WORK_ROOT_MISMATCH");
+      const health = (await (await fetch(`${agg.url}/healthz`)).json()) as { auditor: string };
+      expect(health.auditor).toMatch(kernel === "onnxruntime" ? /^onnxruntime/ : /^ts-reference/);
+    });
+  }
+
+  it("the worker-thread row checker gives the same verdicts", async () => {
     const key = newKey();
+    const cheat = newKey();
     const agg = await started({ AUDIT_RATE: "1", AUDIT_THREADS: "2" });
     const ch = await getChallenge(agg.url);
     const [ok, bad] = await Promise.all([
-      postVerify(agg.url, honestReceipt(key, ch, 1, { m: 32, n: 32, k: 32, batch: 1 })),
-      postVerify(agg.url, signReceipt({ ...honestBody(ch, 2), work_root_hex: "22".repeat(32) }, newKey().sk)),
+      submit(agg.url, work(key, ch, 1, { m: 32, n: 32, k: 32, batch: 1 })),
+      submit(agg.url, work(cheat, ch, 2, SMALL, (row) => row === 3)),
     ]);
     expect(codeOf(ok)).toBe("OK");
     expect(ok.body.audited).toBe(true);
@@ -355,25 +439,26 @@ describe("sampled audits", () => {
 });
 
 describe("the aggregator's own trouble is a retryable 503, and costs the receipt nothing", () => {
-  it("an auditor that fails or is full answers 503 (UNAVAILABLE / OVERLOADED with Retry-After); the same receipt is accepted later", async () => {
-    const failures: Error[] = [new Error("GPU lost"), new AuditorBusyError("9 audits are already waiting")];
-    const flaky: Auditor = {
+  it("a row checker that fails or is full answers 503 (UNAVAILABLE / OVERLOADED with Retry-After); the same openings are accepted later", async () => {
+    const failures: Error[] = [new Error("thread died"), new RowCheckerBusyError("9 audits are already waiting")];
+    const flaky: RowChecker = {
       name: "flaky",
-      workRoot: async (attempt) => {
+      queued: 0,
+      rows: async (job) => {
         const failure = failures.shift();
         if (failure) throw failure;
-        return referenceAuditWorkRoot(attempt);
+        return computeAuditRows(job);
       },
       close: async () => {},
     };
     const key = newKey();
-    const agg = await started({ AUDIT_RATE: "1" }, { auditor: flaky });
+    const agg = await started({ AUDIT_RATE: "1" }, { checker: flaky });
     const r = honestReceipt(key, await getChallenge(agg.url), 1);
-    const first = await postVerify(agg.url, r);
+    const first = await submit(agg.url, r);
     expect([first.status, codeOf(first), first.headers.get("retry-after")]).toEqual([503, "UNAVAILABLE", "5"]);
-    const second = await postVerify(agg.url, r);
+    const second = await submit(agg.url, r);
     expect([second.status, codeOf(second), second.headers.get("retry-after")]).toEqual([503, "OVERLOADED", "1"]);
-    expect(codeOf(await postVerify(agg.url, r))).toBe("OK");
+    expect(codeOf(await submit(agg.url, r))).toBe("OK");
     const text = await (await fetch(`${agg.url}/metrics`)).text();
     expect(text).toMatch(/tops_aggregator_audits_total\{result="error"\} 1/);
   });
@@ -383,6 +468,6 @@ describe("error codes", () => {
   it("every aggregator code has a status, 5xx only for the aggregator's own trouble", () => {
     for (const code of Object.values(AggregatorErrorCode)) expect(ERROR_STATUS[code]).toBeGreaterThanOrEqual(400);
     const fiveHundreds = Object.entries(ERROR_STATUS).filter(([, s]) => s >= 500).map(([c]) => c).sort();
-    expect(fiveHundreds).toEqual(["INTERNAL_ERROR", "OVERLOADED", "UNAVAILABLE"]);
+    expect(fiveHundreds).toEqual(["INTERNAL_ERROR", "IN_PROGRESS", "OVERLOADED", "UNAVAILABLE"]);
   });
 });

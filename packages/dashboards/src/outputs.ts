@@ -5,16 +5,24 @@
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildDashboard } from "./dashboard";
-import { buildRuleFile } from "./rules";
-import { renderRuleFile } from "./yaml";
+import { composeConfig } from "./config";
+import { buildAggregatorDashboard, buildDashboard } from "./dashboard";
+import { podMonitors, prometheusRule } from "./k8s";
+import { aggregatorRuleGroups, workerRuleGroups } from "./rules";
+import { renderRuleFile, renderYaml, renderYamlStream } from "./yaml";
 
 /** The monorepo root (outputs live at the root so operators find them without the package). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
 export const outputPaths = {
   dashboard: join(repoRoot, "dashboards", "tops-worker.json"),
-  rules: join(repoRoot, "alerts", "tops-worker.rules.yml"),
+  aggregatorDashboard: join(repoRoot, "dashboards", "tops-aggregator.json"),
+  /** The worker's recording rules and alerts: all that a worker-only scrape config needs. */
+  workerRules: join(repoRoot, "alerts", "tops-worker.rules.yml"),
+  /** The aggregator's alerts: load it only where the aggregator is scraped. */
+  aggregatorRules: join(repoRoot, "alerts", "tops-aggregator.rules.yml"),
+  k8sMonitors: join(repoRoot, "deploy", "k8s", "monitors.yaml"),
+  k8sRules: join(repoRoot, "deploy", "k8s", "prometheus-rule.yaml"),
 } as const;
 
 export interface RenderedFile {
@@ -26,10 +34,18 @@ export function renderDashboardJson(): string {
   return `${JSON.stringify(buildDashboard(), null, 2)}\n`;
 }
 
+export function renderAggregatorDashboardJson(): string {
+  return `${JSON.stringify(buildAggregatorDashboard(), null, 2)}\n`;
+}
+
 export function renderOutputs(): RenderedFile[] {
   return [
     { path: outputPaths.dashboard, content: renderDashboardJson() },
-    { path: outputPaths.rules, content: renderRuleFile(buildRuleFile()) },
+    { path: outputPaths.aggregatorDashboard, content: renderAggregatorDashboardJson() },
+    { path: outputPaths.workerRules, content: renderRuleFile({ groups: workerRuleGroups(composeConfig) }) },
+    { path: outputPaths.aggregatorRules, content: renderRuleFile({ groups: aggregatorRuleGroups(composeConfig) }) },
+    { path: outputPaths.k8sMonitors, content: renderYamlStream(podMonitors()) },
+    { path: outputPaths.k8sRules, content: renderYaml(prometheusRule()) },
   ];
 }
 

@@ -3,6 +3,8 @@
  * they produce with lezer-promql and a real Prometheus evaluates them, so they stay dumb.
  */
 
+import type { MixinConfig } from "./config";
+
 /** The labels that identify one worker; Prometheus attaches them at scrape time. */
 export const perWorker = ["job", "instance"] as const;
 
@@ -15,16 +17,32 @@ export interface QueryScope {
   readonly window: string;
   /** Label matchers added to every selector. */
   readonly matchers: readonly string[];
+  /** Labels that identify one target (one worker, one aggregator): per-target aggregations keep them. */
+  readonly by: readonly string[];
 }
 
 /** Grafana: the window follows the scrape interval and zoom; job/instance come from variables. */
 export const dashboardScope: QueryScope = {
   window: "$__rate_interval",
   matchers: ['job=~"$job"', 'instance=~"$instance"'],
+  by: perWorker,
 };
 
-/** Rules: a fixed 5m window (>= 4 scrapes at 15s, per the usual rate() advice) over every worker. */
-export const rulesScope: QueryScope = { window: "5m", matchers: [] };
+/**
+ * Rules: a fixed 5m window (>= 4 scrapes at 15s, per the usual rate() advice) over the targets
+ * the config's selector picks. Aggregations keep the deployment labels (the namespace in
+ * Kubernetes) so alerts carry them and Alertmanager can scope inhibitions with them.
+ */
+export function rulesScope(config: MixinConfig, target: "worker" | "aggregator" = "worker"): QueryScope {
+  return {
+    window: "5m",
+    matchers: [target === "worker" ? config.workerSelector : config.aggregatorSelector],
+    by: [...config.deploymentLabels, ...perWorker],
+  };
+}
+
+/** The labels of a whole job (fleet): the scope's per-target labels without `instance`. */
+export const perJob = (scope: QueryScope): string[] => scope.by.filter((label) => label !== "instance");
 
 /** `name{matchers...}`; `extra` matchers (e.g. `outcome="rejected"`) come after the scope's. */
 export function selector(metric: string, scope: Pick<QueryScope, "matchers">, extra: readonly string[] = []): string {

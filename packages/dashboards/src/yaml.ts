@@ -11,7 +11,17 @@ export const generatedHeader = [
 ].join("\n");
 
 export function renderRuleFile(file: RuleFile): string {
-  const doc = new Document(file);
+  return renderYaml(file);
+}
+
+/** Any generated object as YAML with the do-not-edit header. */
+export function renderYaml(value: unknown): string {
+  const doc = new Document(value);
   doc.commentBefore = generatedHeader;
   return doc.toString({ lineWidth: 0, indent: 2, indentSeq: true });
+}
+
+/** Several objects as one multi-document YAML file (Kubernetes manifests), header first. */
+export function renderYamlStream(values: readonly unknown[]): string {
+  return values.map((value, index) => (index === 0 ? renderYaml(value) : `---\n${new Document(value).toString({ lineWidth: 0, indent: 2, indentSeq: true })}`)).join("");
 }

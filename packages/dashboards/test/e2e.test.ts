@@ -11,7 +11,7 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outputPaths, scrapeJobs } from "../src";
 import { prometheusPath } from "./support/binaries";
-import { generatedDashboard, interpolate, panelQueries } from "./support/grafana";
+import { generatedAggregatorDashboard, generatedDashboard, interpolate, panelQueries, type PanelQuery } from "./support/grafana";
 import { freePort, httpOk, spawnLogged, waitFor, type Spawned } from "./support/processes";
 
 const packageDir = join(import.meta.dirname, "..");
@@ -20,6 +20,8 @@ interface ScrapeTarget {
   /** host:port Prometheus scrapes. */
   readonly address: string;
   readonly metricsPath: string;
+  /** The aggregator's host:port (metrics at /metrics). */
+  readonly aggregatorAddress: string;
   readonly stop: () => Promise<void>;
 }
 
@@ -50,6 +52,7 @@ async function startScrapeTarget(): Promise<ScrapeTarget> {
   return {
     address,
     metricsPath: "/prometheus",
+    aggregatorAddress: `127.0.0.1:${aggregatorPort}`,
     stop: async () => {
       await worker.stop();
       await aggregator.stop();
@@ -85,8 +88,11 @@ beforeAll(async () => {
   const configPath = join(workDir, "prometheus.yml");
   await writeFile(configPath, stringify({
     global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
-    rule_files: [outputPaths.rules],
-    scrape_configs: [{ job_name: scrapeJobs.worker, metrics_path: target.metricsPath, static_configs: [{ targets: [target.address] }] }],
+    rule_files: [outputPaths.workerRules, outputPaths.aggregatorRules],
+    scrape_configs: [
+      { job_name: scrapeJobs.worker, metrics_path: target.metricsPath, static_configs: [{ targets: [target.address] }] },
+      { job_name: scrapeJobs.aggregator, metrics_path: "/metrics", static_configs: [{ targets: [target.aggregatorAddress] }] },
+    ],
   }));
   prometheus = spawnLogged(prometheusPath(), [
     `--config.file=${configPath}`,
@@ -102,11 +108,12 @@ afterAll(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-describe("dashboard and rules against a real Prometheus", () => {
-  it("returns data for every panel query", async () => {
-    const queries = panelQueries(generatedDashboard()).map((q) => ({ ...q, promql: interpolate(q.expr, grafanaDurations) }));
+
+async function expectEveryQueryReturnsData(queries: readonly PanelQuery[]): Promise<void> {
+  {
+    const prepared = queries.map((q) => ({ ...q, promql: interpolate(q.expr, grafanaDurations) }));
     const lastProblem = new Map<string, string>();
-    const pending = new Set(queries);
+    const pending = new Set(prepared);
     // Rates need two samples in their window and recording rules one evaluation after that.
     await waitFor("every panel query to return data", async () => {
       for (const query of [...pending]) {
@@ -121,6 +128,16 @@ describe("dashboard and rules against a real Prometheus", () => {
     }, 25_000).catch(() => undefined);
     const failing = [...pending].map((q) => `${q.panel} ${q.refId}: ${q.promql} -> ${lastProblem.get(`${q.panel} ${q.refId}: ${q.promql}`)}`);
     expect(failing).toEqual([]);
+  }
+}
+
+describe("dashboard and rules against a real Prometheus", () => {
+  it("returns data for every panel query of the worker dashboard", async () => {
+    await expectEveryQueryReturnsData(panelQueries(generatedDashboard()));
+  }, 40_000);
+
+  it("returns data for every panel query of the aggregator dashboard", async () => {
+    await expectEveryQueryReturnsData(panelQueries(generatedAggregatorDashboard()));
   }, 40_000);
 
   it("evaluates every generated rule without error", async () => {

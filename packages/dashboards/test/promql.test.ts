@@ -3,35 +3,40 @@
  * names only series that exist: catalog metrics, recording rules, or `up`.
  */
 import { describe, expect, it } from "vitest";
-import { buildRuleFile, isAlertingRule } from "../src";
-import { generatedDashboard, interpolate, panelQueries } from "./support/grafana";
+import { buildRuleFile, composeConfig, isAlertingRule, kubernetesConfig } from "../src";
+import { generatedAggregatorDashboard, generatedDashboard, interpolate, panelQueries } from "./support/grafana";
 import { counterRangeFunctions, knownSeries } from "./support/known-metrics";
 import { parsePromql } from "./support/promql";
 
 const durations = { rateInterval: "4s", range: "1h", interval: "1s" };
 const dashboard = generatedDashboard();
+const aggregatorDashboard = generatedAggregatorDashboard();
 
 interface NamedExpr {
   readonly where: string;
   readonly expr: string;
+  /** A label_values() selector: only its series' labels are read, never its values. */
+  readonly labelLookup?: boolean;
 }
 
-const dashboardExprs: NamedExpr[] = panelQueries(dashboard).map((q) => ({
-  where: `panel "${q.panel}" target ${q.refId}`,
+const dashboardExprs: NamedExpr[] = [dashboard, aggregatorDashboard].flatMap((board) => panelQueries(board).map((q) => ({
+  where: `${board.uid} panel "${q.panel}" target ${q.refId}`,
   expr: interpolate(q.expr, durations),
-}));
+})));
 
 /** `label_values(<selector>, <label>)`: the selector part is PromQL. */
-const variableExprs: NamedExpr[] = (dashboard.templating?.list ?? [])
+const variableExprs: NamedExpr[] = [...(dashboard.templating?.list ?? []), ...(aggregatorDashboard.templating?.list ?? [])]
   .filter((variable) => variable.type === "query")
   .map((variable) => {
     const query = typeof variable.query === "string" ? variable.query : "";
     const selector = /^label_values\((.+),\s*\w+\)$/.exec(query)?.[1] ?? query;
-    return { where: `variable $${variable.name}`, expr: interpolate(selector, durations) };
+    return { where: `variable $${variable.name}`, expr: interpolate(selector, durations), labelLookup: true };
   });
 
-const ruleExprs: NamedExpr[] = buildRuleFile().groups.flatMap((group) =>
-  group.rules.map((rule) => ({ where: `${group.name}/${isAlertingRule(rule) ? rule.alert : rule.record}`, expr: rule.expr })),
+const ruleExprs: NamedExpr[] = [composeConfig, kubernetesConfig].flatMap((config) =>
+  buildRuleFile(config).groups.flatMap((group) =>
+    group.rules.map((rule) => ({ where: `${config.name} ${group.name}/${isAlertingRule(rule) ? rule.alert : rule.record}`, expr: rule.expr })),
+  ),
 );
 
 const allExprs = [...dashboardExprs, ...variableExprs, ...ruleExprs];
@@ -39,7 +44,7 @@ const allExprs = [...dashboardExprs, ...variableExprs, ...ruleExprs];
 describe("PromQL", () => {
   it("covers the dashboard, its variables and the rules", () => {
     expect(dashboardExprs.length).toBeGreaterThan(20);
-    expect(variableExprs).toHaveLength(2);
+    expect(variableExprs).toHaveLength(4);
     expect(ruleExprs.length).toBeGreaterThan(15);
   });
 
@@ -52,7 +57,7 @@ describe("PromQL", () => {
     expect(unknown).toEqual([]);
   });
 
-  it.each(allExprs)("$where uses counters only inside rate()/increase() and gauges never", ({ expr }) => {
+  it.each(allExprs.filter((e) => !e.labelLookup))("$where uses counters only inside rate()/increase() and gauges never", ({ expr }) => {
     const misuse = parsePromql(expr).selectors.flatMap((s) => {
       const kind = knownSeries.get(s.metric);
       const inCounterFunction = s.rangeFunction !== undefined && counterRangeFunctions.has(s.rangeFunction);

@@ -1,7 +1,8 @@
 /**
  * Forged receipts: a real worker talks to a real aggregator through a tampering proxy.
  * Each kind of forgery must be refused with its code and counted by the worker under the
- * right error class (signature or validation).
+ * right error class (signature or validation). Every receipt is audited (AUDIT_RATE=1): the
+ * proxy carries the forged receipt into the worker's openings too, as a forger would.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -15,11 +16,13 @@ const skHex = randomBytes(32).toString("hex");
 const sk = secretKeyFromHex(skHex);
 const resign = (r: Receipt, patch: Partial<Receipt>): string => serializeReceipt(signReceipt({ ...r, ...patch }, sk));
 
-/** A man in the middle that rewrites receipts on their way to the aggregator and records the answers. */
+/** A man in the middle that rewrites receipts on their way to the aggregator and records the final answers. */
 class TamperingProxy {
   mode: Mode = "pass";
   readonly answers: { mode: Mode; status: number; code: string }[] = [];
-  private firstReceipt: string | undefined;
+  private firstReceipt: Receipt | undefined;
+  /** The receipt the proxy sent instead of the worker's, by the worker's signature: used again in its openings. */
+  private readonly forged = new Map<string, { body: string; mode: Mode }>();
   private server: Server | undefined;
   url = "";
 
@@ -31,26 +34,37 @@ class TamperingProxy {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       let body = Buffer.concat(chunks).toString();
-      const mode = this.mode;
-      if (req.method === "POST" && body) {
+      let mode = this.mode;
+      if (req.method === "POST" && req.url === "/verify" && body) {
         const r = parseReceipt(body);
-        this.firstReceipt ??= body;
+        this.firstReceipt ??= r;
         if (mode === "tamper_field") body = serializeReceipt({ ...r, driver_hint: "forged" });
         if (mode === "bad_signature") {
           const sig = hexToBytes(r.sig_hex);
           sig[5]! ^= 0xff;
           body = serializeReceipt({ ...r, sig_hex: bytesToHex(sig) });
         }
-        if (mode === "replay") body = this.firstReceipt;
+        // Another receipt for an attempt already accepted (the same receipt again would be answered idempotently).
+        if (mode === "replay") body = resign(this.firstReceipt, { time_ms: this.firstReceipt.time_ms + 1 + this.answers.length });
         if (mode === "stale_epoch") body = resign(r, { epoch_id: Math.max(0, r.epoch_id - 5) });
         if (mode === "work_root") body = resign(r, { work_root_hex: bytesToHex(randomBytes(32)) });
+        this.forged.set(r.sig_hex, { body, mode });
+      }
+      if (req.method === "POST" && req.url === "/audit" && body) {
+        const openings = JSON.parse(body) as { receipt: Receipt };
+        const forged = this.forged.get(openings.receipt.sig_hex);
+        // The openings belong to the receipt's mode, whatever the proxy switched to since.
+        if (forged) {
+          body = JSON.stringify({ ...openings, receipt: JSON.parse(forged.body) as Receipt });
+          mode = forged.mode;
+        }
       }
       const upstream = await fetch(this.upstream + req.url, {
         method: req.method, headers: { "content-type": req.headers["content-type"] ?? "application/json" },
         ...(req.method === "POST" ? { body } : {}),
       });
       const text = await upstream.text();
-      if (req.method === "POST") {
+      if (req.method === "POST" && upstream.status !== 202) {
         const code = upstream.ok ? "OK" : ((JSON.parse(text) as { error: { code: string } }).error.code);
         this.answers.push({ mode, status: upstream.status, code });
       }
@@ -124,8 +138,8 @@ describe("forged receipts through a tampering proxy", () => {
   it("a corrupted signature → signature error", () => expectForgery("bad_signature", "BAD_SIGNATURE", "signature"));
   it("a replayed receipt → validation error", () => expectForgery("replay", "REPLAY", "validation"));
   it("a stale epoch, validly re-signed → validation error", () => expectForgery("stale_epoch", "STALE_EPOCH", "validation"));
-  it("a forged work_root, validly signed, is caught by the audit → validation error, then the key is quarantined", async () => {
-    await expectForgery("work_root", "WORK_ROOT_MISMATCH", "validation", "KEY_QUARANTINED");
+  it("a forged work_root, validly signed, is caught by the audit (the openings do not lead to it) → validation error, then the key is quarantined", async () => {
+    await expectForgery("work_root", "OPENING_MISMATCH", "validation", "KEY_QUARANTINED");
     const before = (await counters()).signature;
     await waitFor("the quarantined key's next receipt refused", async () => proxy.answers.at(-1)?.code === "KEY_QUARANTINED");
     await waitFor("quarantine counted as a signature error", async () => (await counters()).signature > before);

@@ -181,3 +181,18 @@ export function jsonLines(text: string): Record<string, unknown>[] {
   }
   return out;
 }
+
+/** Every receipt the aggregator has stored, in seq order (GET /receipts, all pages). */
+export async function storedReceipts(url: string): Promise<{ seq: number; receipt: { nonce: number; pubkey_hex: string } }[]> {
+  const out: { seq: number; receipt: { nonce: number; pubkey_hex: string } }[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = new URLSearchParams({ limit: "1000", ...(cursor ? { cursor } : {}) });
+    const res = await fetch(`${url}/receipts?${q}`, { signal: AbortSignal.timeout(10_000) });
+    if (res.status !== 200) throw new Error(`GET /receipts: ${res.status}`);
+    const page = (await res.json()) as { receipts: { seq: number; receipt: { nonce: number; pubkey_hex: string } }[]; next_cursor: string | null };
+    out.push(...page.receipts);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return out;
+}

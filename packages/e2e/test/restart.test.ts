@@ -3,31 +3,15 @@
  * must end up in the aggregator's ledger exactly once (spooled while it was down, resubmitted after).
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { publicKeyHex, secretKeyFromHex } from "@tops/protocol";
-import { freePort, getText, jsonLines, sampleValue, startAggregator, startWorker, waitFor, type Aggregator } from "./harness";
+import { freePort, getText, jsonLines, sampleValue, startAggregator, startWorker, storedReceipts, waitFor, type Aggregator } from "./harness";
 
 const skHex = randomBytes(32).toString("hex");
 const stoppers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const stop of stoppers) await stop();
 });
-
-/** Nonces in the ledger: every JSON line under DATA_DIR that carries a receipt. */
-function ledgerNonces(dataDir: string): number[] {
-  const nonces: number[] = [];
-  for (const file of readdirSync(dataDir).filter((f) => f === "ledger.jsonl")) {
-    for (const line of readFileSync(join(dataDir, file), "utf8").split("\n")) {
-      if (!line.trim()) continue;
-      const entry = JSON.parse(line) as { receipt?: { nonce: number }; nonce?: number };
-      const nonce = entry.receipt?.nonce ?? entry.nonce;
-      if (typeof nonce === "number") nonces.push(nonce);
-    }
-  }
-  return nonces;
-}
 
 describe("aggregator restart mid-run", () => {
   it("loses no signed receipt and records none twice", async () => {
@@ -56,7 +40,7 @@ describe("aggregator restart mid-run", () => {
     expect(signed.length).toBeGreaterThan(5);
     expect(events.some((e) => e.event === "spooled")).toBe(true);
 
-    const ledger = ledgerNonces(dataDir);
+    const ledger = (await storedReceipts(aggregator.url)).map((r) => r.receipt.nonce);
     const counts = new Map<number, number>();
     for (const n of ledger) counts.set(n, (counts.get(n) ?? 0) + 1);
     for (const n of signed) expect(counts.get(n), `nonce ${n} in the ledger`).toBe(1);

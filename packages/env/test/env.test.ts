@@ -1,5 +1,10 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ConfigError, envBool, envEnum, envInt, envNumber, envString, envUrl } from "../src/index";
+import { ConfigError, ensureDirectory, envBool, envEnum, envInt, envNumber, envString, envUrl, redactUrl } from "../src/index";
 
 const fails = (fn: () => unknown, variable: string, message: RegExp) => {
   try {
@@ -42,5 +47,45 @@ describe("env", () => {
     fails(() => envEnum({ E: "tpu" }, "E", ["gpu", "cpu"], "gpu"), "E", /one of gpu, cpu/);
     fails(() => envUrl({ U: "nope" }, "U", undefined), "U", /absolute/);
     fails(() => envUrl({ U: "ftp://x" }, "U", undefined), "U", /http/);
+  });
+
+  it("a nonzero number too small to represent is refused, not read as 0", () => {
+    fails(() => envNumber({ R: "1e-400" }, "R", 1, 0, 1), "R", /too small/);
+    expect(envNumber({ R: "0.0e-400" }, "R", 1, 0, 1)).toBe(0);
+    expect(envNumber({ R: "1e-300" }, "R", 1, 0, 1)).toBe(1e-300);
+  });
+
+  it("never shows a password from a URL, in errors or redacted text", () => {
+    for (const bad of ["ftp://admin:s3cret@x/verify", "http://admin:s3cret@ x/verify"]) {
+      try {
+        envUrl({ U: bad }, "U", undefined);
+        expect.unreachable();
+      } catch (e) {
+        expect((e as Error).message).not.toContain("s3cret");
+        expect((e as Error).message).toContain("***");
+      }
+    }
+    expect(redactUrl("https://admin:s3cret@agg.example/verify")).toBe("https://***@agg.example/verify");
+    expect(redactUrl("http://agg.example/verify")).toBe("http://agg.example/verify");
+  });
+});
+
+describe("ensureDirectory", () => {
+  it("creates missing levels with the mode, accepts an existing directory, refuses a file in the way", () => {
+    const base = mkdtempSync(join(tmpdir(), "env-dir-"));
+    ensureDirectory(join(base, "a", "b", "c"), "DATA_DIR");
+    expect(statSync(join(base, "a", "b", "c")).mode & 0o777).toBe(0o700);
+    ensureDirectory(join(base, "a", "b", "c"), "DATA_DIR");
+    writeFileSync(join(base, "file"), "x");
+    fails(() => ensureDirectory(join(base, "file", "sub"), "DATA_DIR"), "DATA_DIR", /not a directory/);
+  });
+
+  // Node's recursive mkdir spins forever there, so the check runs in a child process with a deadline.
+  it("answers at once, with one line, for a path that cannot be created (/proc/self/nodir)", () => {
+    const entry = fileURLToPath(new URL("../src/index.ts", import.meta.url));
+    const script = `import { ensureDirectory } from ${JSON.stringify(entry)}; try { ensureDirectory("/proc/self/nodir", "DATA_DIR"); console.log("created"); } catch (e) { console.log(e.message); }`;
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { timeout: 10_000, encoding: "utf8" });
+    expect(child.signal).toBeNull();
+    expect(child.stdout.trim()).toMatch(/^DATA_DIR: cannot create \/proc\/self\/nodir: ENOENT/);
   });
 });

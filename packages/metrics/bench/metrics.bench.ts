@@ -5,8 +5,8 @@
  *  2. A simulated attempt loop with metrics on vs off, side by side: attempts that do ~1 ms of
  *     int8 work (realistic) and empty attempts (the worst case). On/off rounds are interleaved
  *     so machine noise hits both alike; the medians are compared.
- *  3. One scrape's latency: render only, and over HTTP, at the worker's full cardinality; and a
- *     registry with 100 (and 1000) label sets.
+ *  3. One scrape's latency: render only, and over HTTP, at the worker's full cardinality; with
+ *     and without the process metrics; and a registry with 100 (and 1000) label sets.
  *  4. Heap retained per WorkerMetrics instance (the contract estimates ~2 KB).
  */
 import { request, Agent } from "node:http";
@@ -229,6 +229,12 @@ async function main(): Promise<void> {
   if (!workerRegistry) throw new Error("disabled");
   await renderLatency("worker registry, full cardinality", workerRegistry, "prometheus", 2000);
   await renderLatency("worker registry, full cardinality", workerRegistry, "openmetrics", 2000);
+  // What the process metrics (prom-client's default collectors, on by default) add to a scrape.
+  const bare = createWorkerMetrics({ deviceDid: "did:peaq:BENCH", version: "0.1.0", processMetrics: false }).registry;
+  const withProcess = createWorkerMetrics({ deviceDid: "did:peaq:BENCH", version: "0.1.0" }).registry;
+  if (!bare || !withProcess) throw new Error("disabled");
+  await renderLatency("worker registry without process metrics", bare, "prometheus", 2000);
+  await renderLatency("worker registry with process metrics", withProcess, "prometheus", 2000);
   await httpLatency(worker, 1000);
   await renderLatency("100 label sets", labelledRegistry(100), "prometheus", 1000);
   await renderLatency("100 label sets", labelledRegistry(100), "openmetrics", 1000);

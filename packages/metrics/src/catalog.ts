@@ -14,7 +14,7 @@ export interface MetricDescriptor<Name extends string = string, Label extends st
   readonly type: MetricType;
   readonly help: string;
   /** Unit of the value (Prometheus base-unit words; the contract uses milliseconds). */
-  readonly unit: "attempts" | "errors" | "seconds" | "milliseconds" | "percent_x100" | "ops" | "receipts" | "state" | "info" | "count";
+  readonly unit: "attempts" | "errors" | "seconds" | "milliseconds" | "percent_x100" | "ops" | "receipts" | "state" | "info" | "count" | "keys";
   readonly labels: readonly Label[];
   readonly buckets?: readonly number[];
   /** The closed set of values a label takes, where it has one (dashboards and alert rules select on them). */
@@ -27,6 +27,35 @@ function metric<const Name extends string, const Label extends string = never>(
   d: Omit<MetricDescriptor<Name, Label>, "labels"> & { labels?: readonly Label[] },
 ): MetricDescriptor<Name, Label> {
   return { ...d, labels: d.labels ?? [] };
+}
+
+/**
+ * Why a spooled receipt was refused on resubmission: a closed set, so the label stays bounded
+ * whatever codes the aggregator invents. spoolRefusalReason() maps an aggregator code onto it.
+ */
+export const SPOOL_REFUSAL_REASONS = ["stale_epoch", "replay", "key_refused", "invalid", "other"] as const;
+export type SpoolRefusalReason = (typeof SPOOL_REFUSAL_REASONS)[number];
+
+const REFUSAL_BY_CODE: Readonly<Record<string, SpoolRefusalReason>> = {
+  // Outage longer than an epoch: the receipt's challenge is no longer accepted.
+  STALE_EPOCH: "stale_epoch",
+  PREV_HASH_MISMATCH: "stale_epoch",
+  // Already stored (e.g. accepted before the worker saw the answer): not lost, but not earned twice.
+  REPLAY: "replay",
+  KEY_NOT_ALLOWED: "key_refused",
+  KEY_QUARANTINED: "key_refused",
+  BAD_SIGNATURE: "key_refused",
+  BAD_PUBKEY: "key_refused",
+  // The Rust project's verifier answered sig_ok: false.
+  SIG_NOT_OK: "key_refused",
+};
+
+/** The bounded `reason` of tops_worker_spool_refused_total for an aggregator error code. */
+export function spoolRefusalReason(code: string): SpoolRefusalReason {
+  const known = REFUSAL_BY_CODE[code];
+  if (known) return known;
+  // Any other upper-case code is a 4xx about the receipt itself (schema, sizes, work root).
+  return /^[A-Z][A-Z0-9_]*$/.test(code) ? "invalid" : "other";
 }
 
 export const catalog = {
@@ -72,6 +101,11 @@ export const catalog = {
   attemptsInFlight: metric({ name: "tops_worker_attempts_in_flight", type: "gauge", help: "Attempts currently running", unit: "attempts", contract: false }),
   receiptsQueued: metric({ name: "tops_worker_receipts_queued", type: "gauge", help: "Signed receipts waiting in the spool for resubmission", unit: "receipts", contract: false }),
   receiptsDropped: metric({ name: "tops_worker_receipts_dropped_total", type: "counter", help: "Signed receipts dropped because the spool was full", unit: "receipts", contract: false }),
+  spoolRefused: metric({
+    name: "tops_worker_spool_refused_total", type: "counter",
+    help: "Spooled receipts the aggregator refused on resubmission (lost work), by reason", unit: "receipts",
+    labels: ["reason"], labelValues: { reason: SPOOL_REFUSAL_REASONS }, contract: false,
+  }),
 
   // --- aggregator (served by the aggregator on its own /metrics) ---
   aggregatorReceipts: metric({
@@ -83,8 +117,26 @@ export const catalog = {
     buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500], contract: false,
   }),
   aggregatorAudits: metric({
-    name: "tops_aggregator_audits_total", type: "counter", help: "Audits (re-computations) done, by result", unit: "count",
-    labels: ["result"], labelValues: { result: ["match", "mismatch", "error"] }, contract: false,
+    name: "tops_aggregator_audits_total", type: "counter", help: "Audits (row openings checked against the reference), by result", unit: "count",
+    labels: ["result"], labelValues: { result: ["match", "mismatch", "bad_opening", "timeout", "error"] }, contract: false,
+  }),
+  aggregatorStoredReceipts: metric({
+    name: "tops_aggregator_stored_receipts", type: "gauge", help: "Accepted receipts stored in the ledger, including those loaded at start", unit: "receipts", contract: false,
+  }),
+  aggregatorVerifiedOps: metric({
+    name: "tops_aggregator_verified_ops_total", type: "counter",
+    help: "int8 operations in receipts the aggregator accepted; rate() gives verified ops per second", unit: "ops", contract: false,
+  }),
+  aggregatorDbCommitDurationMs: metric({
+    name: "tops_aggregator_db_commit_duration_ms", type: "histogram", help: "Time to commit one write transaction of the receipt store, in milliseconds", unit: "milliseconds",
+    buckets: [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000], contract: false,
+  }),
+  aggregatorDbErrors: metric({
+    name: "tops_aggregator_db_errors_total", type: "counter", help: "Errors from the receipt store's database, by class", unit: "errors",
+    labels: ["class"], contract: false,
+  }),
+  aggregatorQuarantinedKeys: metric({
+    name: "tops_aggregator_quarantined_keys", type: "gauge", help: "Worker keys refused now because they failed an audit", unit: "keys", contract: false,
   }),
 } as const;
 

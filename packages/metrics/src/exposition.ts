@@ -82,7 +82,15 @@ export async function renderRegistry(registry: Registry, format: ExpositionForma
   if (format === "openmetrics") return renderOpenMetrics(registry, filter);
   const names = registry.getMetricsAsArray().map((m) => m.name).filter(filter);
   const parts = await Promise.all(names.map((n) => registry.getSingleMetricAsString(n)));
-  return parts.length ? `${parts.join("\n\n")}\n` : "";
+  return parts.length ? `${fixNaN(parts.join("\n\n"))}\n` : "";
+}
+
+/**
+ * prom-client writes NaN as "Nan" (e.g. nodejs_eventloop_lag_mean_seconds before the first
+ * sample); the text format's spelling is "NaN". Only sample lines, only their value.
+ */
+function fixNaN(text: string): string {
+  return text.replace(/^([^#\n][^\n]*) Nan$/gm, "$1 NaN");
 }
 
 type Family = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>[number];

@@ -5,7 +5,8 @@ export type {
   ErrorClass, BreakerState, ConfigSummary, ConfigValue,
 } from "./worker-metrics";
 export { createAggregatorMetrics } from "./aggregator-metrics";
-export type { AggregatorMetrics } from "./aggregator-metrics";
+export type { AggregatorMetrics, AggregatorMetricsOptions } from "./aggregator-metrics";
+export { PROCESS_METRIC_NAMES, registerProcessMetrics } from "./process-metrics";
 export { metricsConfigFromEnv, defaultMetricsConfig, MetricsConfigError, DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT } from "./config";
 export type { MetricsConfig, AuthConfig, BasicAuthConfig, RateLimitConfig, Env } from "./config";
 export { parseStaticLabels, validateStaticLabels, DEVICE_LABEL } from "./labels";

@@ -11,10 +11,11 @@
  * empty functions: nothing is allocated, registered or measured.
  */
 import { Registry } from "prom-client";
-import { catalog } from "./catalog";
+import { catalog, SPOOL_REFUSAL_REASONS, spoolRefusalReason, type SpoolRefusalReason } from "./catalog";
 import { counterFrom, gaugeFrom, histogramFrom, mirrorCounter } from "./factory";
 import { evaluateHealth, OutcomeWindow, type HealthEvaluation } from "./health";
 import { DEVICE_LABEL, validateStaticLabels, type StaticLabels } from "./labels";
+import { registerProcessMetrics } from "./process-metrics";
 
 export type ErrorClass = "gpu" | "network" | "signature" | "validation";
 export const ERROR_CLASSES: readonly ErrorClass[] = Object.freeze(["gpu", "network", "signature", "validation"]);
@@ -66,6 +67,8 @@ export interface WorkerSnapshot {
   readonly attemptsInFlight: number;
   readonly receiptsQueued: number;
   readonly receiptsDropped: number;
+  /** Spooled receipts the aggregator refused on resubmission, by bounded reason. */
+  readonly spoolRefused: Readonly<Record<SpoolRefusalReason, number>>;
   readonly int8Ops: number;
   readonly breakerState: BreakerState;
   readonly engineReady: boolean;
@@ -93,6 +96,11 @@ export interface WorkerMetrics {
   setBreakerState(state: BreakerState): void;
   setReceiptsQueued(n: number): void;
   receiptDropped(): void;
+  /**
+   * A spooled receipt was refused on resubmission (e.g. STALE_EPOCH after a long outage): its
+   * work is lost. `code` is the aggregator's error code; the label keeps a bounded reason.
+   */
+  spoolReceiptRefused(code: string): void;
   setInfo(info: WorkerInfo): void;
   setEngineReady(ready: boolean): void;
   /** Shown by GET /status. Secret-looking keys and URL credentials are redacted. */
@@ -111,6 +119,8 @@ export interface WorkerMetricsOptions {
   readonly staticLabels?: StaticLabels;
   /** Registry to register on; a fresh one by default (never prom-client's global). */
   readonly registry?: Registry;
+  /** Default true: process_* and nodejs_* metrics (CPU, RSS, event-loop lag, start time) on the same registry. */
+  readonly processMetrics?: boolean;
 }
 
 const UNKNOWN_INFO: WorkerInfo = Object.freeze({ backend: "unknown", adapter: "unknown", kernelVer: "unknown" });
@@ -154,6 +164,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
     gpu: 0, network: 0, signature: 0, validation: 0,
     consecutive: 0, lastSuccessMs: 0, ops: 0,
     inFlight: 0, queued: 0, dropped: 0,
+    refused: Object.fromEntries(SPOOL_REFUSAL_REASONS.map((r) => [r, 0])) as Record<SpoolRefusalReason, number>,
     breaker: "closed" as BreakerState, engineReady: false,
     durMin: Infinity, durMax: 0, durSum: 0, durCount: 0,
     info: UNKNOWN_INFO, config: Object.freeze({}) as ConfigSummary,
@@ -171,6 +182,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
   counterFrom(catalog.validationErrors, registry, function () { mirrorCounter(this, s.validation); });
   counterFrom(catalog.int8Ops, registry, function () { mirrorCounter(this, s.ops); });
   counterFrom(catalog.receiptsDropped, registry, function () { mirrorCounter(this, s.dropped); });
+  // Every reason is exported from the start (at 0), so increase() sees the first refusal.
+  counterFrom(catalog.spoolRefused, registry, function () {
+    this.reset();
+    for (const reason of SPOOL_REFUSAL_REASONS) this.inc({ reason }, s.refused[reason]);
+  });
+  if (options.processMetrics !== false) registerProcessMetrics(registry);
 
   // Gauges.
   gaugeFrom(catalog.uptimeSeconds, registry, function () { this.set(uptimeSeconds()); });
@@ -250,6 +267,9 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
     receiptDropped(): void {
       s.dropped++;
     },
+    spoolReceiptRefused(code: string): void {
+      s.refused[spoolRefusalReason(code)]++;
+    },
     setInfo(i: WorkerInfo): void {
       s.info = Object.freeze({ backend: i.backend, adapter: i.adapter, kernelVer: i.kernelVer });
       setInfoSeries(s.info);
@@ -279,6 +299,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
         attemptsInFlight: s.inFlight,
         receiptsQueued: s.queued,
         receiptsDropped: s.dropped,
+        spoolRefused: { ...s.refused },
         int8Ops: s.ops,
         breakerState: s.breaker,
         engineReady: s.engineReady,
@@ -312,6 +333,7 @@ function disabledWorkerMetrics(options: WorkerMetricsOptions): WorkerMetrics {
     attemptsInFlight: 0,
     receiptsQueued: 0,
     receiptsDropped: 0,
+    spoolRefused: Object.freeze(Object.fromEntries(SPOOL_REFUSAL_REASONS.map((r) => [r, 0])) as Record<SpoolRefusalReason, number>),
     int8Ops: 0,
     breakerState: "closed",
     engineReady: false,
@@ -330,6 +352,7 @@ function disabledWorkerMetrics(options: WorkerMetricsOptions): WorkerMetrics {
     setBreakerState: noop,
     setReceiptsQueued: noop,
     receiptDropped: noop,
+    spoolReceiptRefused: noop,
     setInfo: noop,
     setEngineReady: noop,
     setConfigSummary: noop,

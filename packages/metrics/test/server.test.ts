@@ -16,6 +16,10 @@ const PROMETHEUS_ACCEPT = "application/openmetrics-text;version=1.0.0,applicatio
 const CONTRACT_LINT = new Set([
   "tops_worker_attempt_duration_ms metric names should not contain abbreviated units",
   "tops_worker_network_latency_ms metric names should not contain abbreviated units",
+  // prom-client's default collectors: gauges with these names everywhere Node.js is scraped.
+  'nodejs_active_handles_total non-counter metrics should not have "_total" suffix',
+  'nodejs_active_requests_total non-counter metrics should not have "_total" suffix',
+  'nodejs_active_resources_total non-counter metrics should not have "_total" suffix',
 ]);
 
 const open: MetricsServer[] = [];
@@ -118,7 +122,7 @@ describe("GET /prometheus", () => {
     const names = [...parseExposition((await get(`${t.url}/prometheus`)).text, "prometheus").keys()].sort();
     expect(names).toEqual([
       "tops_worker_failed_attempts_total", "tops_worker_info", "tops_worker_int8_ops_total", "tops_worker_receipts_dropped_total",
-      "tops_worker_successful_attempts_total", "tops_worker_total_attempts_total",
+      "tops_worker_spool_refused_total", "tops_worker_successful_attempts_total", "tops_worker_total_attempts_total",
     ]);
   });
 });

@@ -1,7 +1,8 @@
 import { register as globalRegistry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import {
-  catalog, createWorkerMetrics, metricName, renderRegistry, workerMetricKeys, type WorkerMetrics,
+  catalog, createWorkerMetrics, metricName, PROCESS_METRIC_NAMES, renderRegistry, SPOOL_REFUSAL_REASONS, spoolRefusalReason,
+  workerMetricKeys, type WorkerMetrics,
 } from "../src/index";
 import { parseExposition, sampleValue, type ParsedExposition } from "./support/parse-exposition";
 
@@ -192,7 +193,45 @@ describe("worker metrics: labels and registry", () => {
       expect(f?.type).toBe(d.type);
       expect(f?.help).toBe(d.help);
     }
+    // Nothing else under the tops_worker_ prefix: the process metrics carry their usual names.
+    expect([...p.keys()].filter((name) => name.startsWith("tops_worker_"))).toHaveLength(workerMetricKeys.length);
+  });
+
+  it("exports process metrics (CPU, RSS, event-loop lag, start time) under their usual names", async () => {
+    const p = await scrape(fresh());
+    for (const name of Object.values(PROCESS_METRIC_NAMES)) expect(p.get(name), name).toBeDefined();
+    expect(p.get(PROCESS_METRIC_NAMES.cpuSeconds)?.type).toBe("counter");
+    expect(sampleValue(p, PROCESS_METRIC_NAMES.residentMemoryBytes)).toBeGreaterThan(1e6);
+    // Start time is the process's, in Unix seconds: within the last day and not in the future.
+    const start = sampleValue(p, PROCESS_METRIC_NAMES.startTimeSeconds);
+    expect(start).toBeLessThanOrEqual(Date.now() / 1000);
+    expect(start).toBeGreaterThan(Date.now() / 1000 - 86_400);
+    expect(sampleValue(p, PROCESS_METRIC_NAMES.eventLoopLagSeconds)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("leaves process metrics out when asked to", async () => {
+    const p = await scrape(fresh({ processMetrics: false }));
+    expect(p.get(PROCESS_METRIC_NAMES.cpuSeconds)).toBeUndefined();
     expect(p.size).toBe(workerMetricKeys.length);
+  });
+
+  it("counts spooled receipts refused on resubmission under a bounded reason, every reason exported from 0", async () => {
+    const m = fresh();
+    let p = await scrape(m);
+    for (const reason of SPOOL_REFUSAL_REASONS) expect(sampleValue(p, metricName("spoolRefused"), { reason })).toBe(0);
+    m.spoolReceiptRefused("STALE_EPOCH");
+    m.spoolReceiptRefused("STALE_EPOCH");
+    m.spoolReceiptRefused("REPLAY");
+    m.spoolReceiptRefused("KEY_QUARANTINED");
+    m.spoolReceiptRefused("WORK_ROOT_MISMATCH");
+    m.spoolReceiptRefused("<script>"); // whatever an aggregator sends, no new label value appears
+    p = await scrape(m);
+    const by = (reason: string): number => sampleValue(p, metricName("spoolRefused"), { reason });
+    expect([by("stale_epoch"), by("replay"), by("key_refused"), by("invalid"), by("other")]).toEqual([2, 1, 1, 1, 1]);
+    expect(p.get(metricName("spoolRefused"))?.samples).toHaveLength(SPOOL_REFUSAL_REASONS.length);
+    expect(m.snapshot().spoolRefused).toEqual({ stale_epoch: 2, replay: 1, key_refused: 1, invalid: 1, other: 1 });
+    expect(catalog.spoolRefused.labelValues?.reason).toEqual(SPOOL_REFUSAL_REASONS);
+    expect(spoolRefusalReason("PREV_HASH_MISMATCH")).toBe("stale_epoch");
   });
 
   it("puts device_did and the static labels on every sample", async () => {
@@ -276,6 +315,7 @@ describe("worker metrics: disabled (METRICS_ENABLED=0)", () => {
     m.setBreakerState("open");
     m.setReceiptsQueued(3);
     m.receiptDropped();
+    m.spoolReceiptRefused("STALE_EPOCH");
     m.setInfo({ backend: "x", adapter: "y", kernelVer: "z" });
     m.setEngineReady(true);
     m.setConfigSummary({ a: 1 });

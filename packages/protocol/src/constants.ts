@@ -1,12 +1,14 @@
 /** Protocol constants (SPEC.md §1). Changing any of these is a new protocol version. */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Domain-separation prefixes, each hashed followed by one 0x00 byte. */
-export const DOMAIN_SEED = "tops-work/v1/seed";
+export const DOMAIN_SEED = "tops-work/v2/seed";
 export const DOMAIN_WEIGHTS_W1 = "tops-work/v1/weights/w1";
 export const DOMAIN_WEIGHTS_W2 = "tops-work/v1/weights/w2";
-export const DOMAIN_WORK_ROOT = "tops-work/v1/work_root";
+/** Row leaves and tree nodes of the work_root Merkle tree (SPEC.md §5); used as 32-byte prefixes. */
+export const DOMAIN_LEAF = "tops-work/v2/leaf";
+export const DOMAIN_NODE = "tops-work/v2/node";
 
 /**
  * Size bounds. With int8 inputs every product is at most 2^14 in magnitude, so with

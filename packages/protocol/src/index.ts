@@ -3,5 +3,7 @@ export * from "./constants";
 export * from "./prng";
 export * from "./seed";
 export * from "./pipeline";
+export * from "./merkle";
+export * from "./audit";
 export * from "./errors";
 export * from "./receipt";

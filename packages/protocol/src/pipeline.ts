@@ -3,9 +3,8 @@
  * It is the oracle every engine must equal bit for bit, the CPU backend, and the
  * aggregator's auditor. Clarity first; it is still fast enough for audits at dev sizes.
  */
-import { blake3 } from "@noble/hashes/blake3.js";
-import { concatBytes, u32le, utf8 } from "./bytes";
-import { DOMAIN_WORK_ROOT, MAX_BATCH, MAX_DIM, MAX_ROWS } from "./constants";
+import { MAX_BATCH, MAX_DIM, MAX_ROWS } from "./constants";
+import { merkleRoot, rowLeaves } from "./merkle";
 import { genRow, type GenKey } from "./prng";
 import { W1_KEY, W2_KEY, activationKey } from "./seed";
 
@@ -144,21 +143,9 @@ export function computeY2(seed: Uint8Array, sizes: Sizes): Uint8Array {
   return y2;
 }
 
-/** Header hashed before y2: domain tag ‖ 0x00 ‖ u32le m, n, k, batch. */
-export function workRootHeader(s: Sizes): Uint8Array {
-  return concatBytes(utf8(DOMAIN_WORK_ROOT), new Uint8Array([0]), u32le(s.m), u32le(s.n), u32le(s.k), u32le(s.batch));
-}
-
-/** work_root = BLAKE3(header ‖ y2): a commitment to every output. */
+/** work_root = the Merkle root over the rows of y2 (SPEC.md §5): a commitment to every output. */
 export function workRoot(sizes: Sizes, y2: Uint8Array): Uint8Array {
-  if (y2.length !== sizes.batch * sizes.m * sizes.n) throw new RangeError("y2 length does not match the sizes");
-  return blake3.create().update(workRootHeader(sizes)).update(y2).digest();
-}
-
-/** Incremental work_root for engines that produce y2 in chunks, in row order. */
-export function workRootHasher(sizes: Sizes): { update(rows: Uint8Array): void; digest(): Uint8Array } {
-  const h = blake3.create().update(workRootHeader(sizes));
-  return { update: (rows) => void h.update(rows), digest: () => h.digest() };
+  return merkleRoot(rowLeaves(sizes, y2));
 }
 
 /** Reference attempt: seed → work_root. */

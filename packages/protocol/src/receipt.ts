@@ -1,10 +1,10 @@
 /**
  * Receipts: canonical form, signing and strict parsing (SPEC.md §6–7).
  *
- * The signed message is exactly what the original Rust verifier rebuilds: the compact
- * JSON of the ten original fields, in their order, with sig_hex set to "". Fields added
- * later (pubkey_hex, protocol_version) travel with the receipt but are not signed, so a
- * receipt signed here still verifies there.
+ * The signed message is the compact JSON of every field in wire order with sig_hex set to "":
+ * exactly what the original Rust project's verifier computes from the received body
+ * (`JSON.stringify({...body, sig_hex: ""})`), so a receipt signed here verifies there. The
+ * parser refuses fields out of wire order, so that text is the one canonical form.
  */
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { blake3 } from "@noble/hashes/blake3.js";
@@ -33,39 +33,42 @@ export interface Receipt {
 /** What a worker fills in; signing adds sig_hex, pubkey_hex and protocol_version. */
 export type ReceiptBody = Omit<Receipt, "sig_hex" | "pubkey_hex" | "protocol_version">;
 
-/** Field order on the wire. The first ten are the original's, signed; the rest are appended. */
+/** What is signed: the body plus the signer's key and the version (sig_hex is "" in the payload). */
+export type SignedFields = Omit<Receipt, "sig_hex">;
+
+/** Field order on the wire. The first ten are the Rust original's, in its order; the last two are appended. */
 export const RECEIPT_FIELDS = [
   "device_did", "epoch_id", "prev_hash_hex", "nonce", "work_root_hex", "sizes", "time_ms", "kernel_ver", "driver_hint", "sig_hex",
   "pubkey_hex", "protocol_version",
 ] as const satisfies readonly (keyof Receipt)[];
-export const SIGNED_FIELDS = RECEIPT_FIELDS.slice(0, 10);
 export const SIZES_FIELDS = ["m", "n", "k", "batch"] as const satisfies readonly (keyof Sizes)[];
 
 function orderedSizes(s: Sizes): Sizes {
   return { m: s.m, n: s.n, k: s.k, batch: s.batch };
 }
 
-/** The original's fields before sig_hex, in their order (object key order is JSON's order). */
-function originalFields(r: ReceiptBody) {
+/** Every field in wire order (object key order is JSON's order). */
+function wireOrder(r: SignedFields, sigHex: string) {
   return {
     device_did: r.device_did, epoch_id: r.epoch_id, prev_hash_hex: r.prev_hash_hex, nonce: r.nonce, work_root_hex: r.work_root_hex,
     sizes: orderedSizes(r.sizes), time_ms: r.time_ms, kernel_ver: r.kernel_ver, driver_hint: r.driver_hint,
+    sig_hex: sigHex, pubkey_hex: r.pubkey_hex, protocol_version: r.protocol_version,
   };
 }
 
-/** The compact JSON that is signed: original fields, documented order, sig_hex "". */
-export function signingPayload(r: ReceiptBody): string {
-  return JSON.stringify({ ...originalFields(r), sig_hex: "" });
+/** The compact JSON that is signed: every field, wire order, sig_hex "". */
+export function signingPayload(r: SignedFields): string {
+  return JSON.stringify(wireOrder(r, ""));
 }
 
 /** digest = SHA-256(BLAKE3(payload)): the 32 bytes ECDSA signs, with no further hashing. */
-export function receiptDigest(r: ReceiptBody): Uint8Array {
+export function receiptDigest(r: SignedFields): Uint8Array {
   return sha256(blake3(utf8(signingPayload(r))));
 }
 
 /** The whole receipt as sent: compact JSON, every field, wire order. */
 export function serializeReceipt(r: Receipt): string {
-  return JSON.stringify({ ...originalFields(r), sig_hex: r.sig_hex, pubkey_hex: r.pubkey_hex, protocol_version: r.protocol_version });
+  return JSON.stringify(wireOrder(r, r.sig_hex));
 }
 
 export function secretKeyFromHex(hex: string): Uint8Array {
@@ -80,13 +83,16 @@ export function publicKeyHex(secretKey: Uint8Array): string {
   return bytesToHex(secp256k1.getPublicKey(secretKey, true));
 }
 
+/** The fields a signer signs: the body, its public key and this protocol version. */
+export function fieldsToSign(body: ReceiptBody, secretKey: Uint8Array): SignedFields {
+  return { ...body, sizes: orderedSizes(body.sizes), pubkey_hex: publicKeyHex(secretKey), protocol_version: PROTOCOL_VERSION };
+}
+
 /** Signs with RFC 6979 nonces and low-S; returns the complete receipt. */
 export function signReceipt(body: ReceiptBody, secretKey: Uint8Array): Receipt {
-  const sig = secp256k1.sign(receiptDigest(body), secretKey, { prehash: false, lowS: true });
-  return {
-    ...body, sizes: orderedSizes(body.sizes),
-    sig_hex: bytesToHex(sig), pubkey_hex: publicKeyHex(secretKey), protocol_version: PROTOCOL_VERSION,
-  };
+  const fields = fieldsToSign(body, secretKey);
+  const sig = secp256k1.sign(receiptDigest(fields), secretKey, { prehash: false, lowS: true });
+  return wireOrder(fields, bytesToHex(sig));
 }
 
 /** Throws BAD_SIGNATURE unless sig_hex is a valid low-S signature by pubkey_hex over the digest. */
@@ -219,6 +225,11 @@ function issueToError(issue: z.core.$ZodIssue, input: Record<string, unknown>): 
   }
 }
 
+/** The first key not where the wire order puts it (keys are known to be exactly `order`'s). */
+function firstMisplaced(keys: readonly string[], order: readonly string[]): string | undefined {
+  return keys.find((key, i) => key !== order[i]);
+}
+
 /**
  * Parses a receipt strictly: unknown or duplicate keys, missing fields, wrong types,
  * non-integers, malformed hex, out-of-bounds sizes, unknown versions and invalid public
@@ -249,6 +260,8 @@ export function parseReceipt(json: string | Uint8Array): Receipt {
   }
   const result = receiptSchema.safeParse(obj);
   if (!result.success) throw issueToError(result.error.issues[0]!, obj);
+  const misplaced = firstMisplaced(Object.keys(obj), RECEIPT_FIELDS) ?? firstMisplaced(Object.keys(obj.sizes as object), SIZES_FIELDS);
+  if (misplaced) throw new ReceiptError(E.FIELD_ORDER, `field "${misplaced}" is out of wire order (SPEC.md §6.1): the signature covers the fields in that order`, misplaced);
   const r = result.data;
   const problem = sizesProblem(r.sizes);
   if (problem) throw new ReceiptError(E.SIZES_OUT_OF_BOUNDS, `sizes out of bounds: ${problem}`, "sizes");

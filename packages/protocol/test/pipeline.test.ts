@@ -2,10 +2,12 @@ import { randomBytes, randomInt } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   attemptContext, attemptOps, ceilLog2, computeRow, computeY2, deriveSeed, genElement, genRow, MAX_DIM, requant,
-  shift1, shift2, sizesProblem, workRoot, workRootHasher, type Sizes,
+  shift1, shift2, sizesProblem, workRoot, type Sizes,
+  MerkleTree, merkleNode, merkleRoot, pathLength, rootFromPath, rowLeaf, rowLeaves,
 } from "../src/index";
 
-const freshSeed = (): Uint8Array => deriveSeed({ prevHash: randomBytes(32), deviceDid: `did:test:${randomInt(1e9)}`, nonce: randomInt(2 ** 47) });
+const TEST_PUBKEY = Uint8Array.from([2, ...randomBytes(32)]);
+const freshSeed = (): Uint8Array => deriveSeed({ pubkey: TEST_PUBKEY, prevHash: randomBytes(32), deviceDid: `did:test:${randomInt(1e9)}`, nonce: randomInt(2 ** 47) });
 
 describe("counter-based generator", () => {
   it("any element equals the same element of its generated row", () => {
@@ -81,12 +83,65 @@ describe("reference pipeline", () => {
     expect(workRoot({ m: 4, n: 8, k: 8, batch: 2 }, y2)).not.toEqual(root);
   });
 
-  it("incremental hashing in row chunks equals one-shot hashing", () => {
-    const sizes: Sizes = { m: 10, n: 6, k: 5, batch: 1 };
+  it("the seed binds the signer's key", () => {
+    const id = { prevHash: randomBytes(32), deviceDid: "did:test:x", nonce: 5 };
+    const a = deriveSeed({ ...id, pubkey: TEST_PUBKEY });
+    const b = deriveSeed({ ...id, pubkey: Uint8Array.from([3, ...TEST_PUBKEY.subarray(1)]) });
+    expect(a).not.toEqual(b);
+  });
+});
+
+describe("row Merkle tree (SPEC.md §5)", () => {
+  // Small enough to write the tree out by hand: 5 rows → levels of 5, 3, 2, 1 with carries.
+  it("matches the tree written out by hand for 5 rows, carrying the odd last node", () => {
+    const sizes: Sizes = { m: 5, n: 3, k: 2, batch: 1 };
     const y2 = computeY2(freshSeed(), sizes);
-    const h = workRootHasher(sizes);
-    for (let r = 0; r < 10; r += 3) h.update(y2.subarray(r * 6, Math.min(10, r + 3) * 6));
-    expect(h.digest()).toEqual(workRoot(sizes, y2));
+    const L = [0, 1, 2, 3, 4].map((r) => rowLeaf(sizes, r, y2.subarray(r * 3, r * 3 + 3)));
+    const expected = merkleNode(merkleNode(merkleNode(L[0]!, L[1]!), merkleNode(L[2]!, L[3]!)), L[4]!);
+    expect(workRoot(sizes, y2)).toEqual(expected);
+  });
+
+  it("a single row is its own root", () => {
+    const sizes: Sizes = { m: 1, n: 7, k: 3, batch: 1 };
+    const y2 = computeY2(freshSeed(), sizes);
+    expect(workRoot(sizes, y2)).toEqual(rowLeaf(sizes, 0, y2));
+  });
+
+  it("every row of trees of 1..40 rows opens to the root; a changed byte, row index or path does not", () => {
+    for (let rows = 1; rows <= 40; rows++) {
+      const sizes: Sizes = { m: rows, n: 4, k: 3, batch: 1 };
+      const y2 = computeY2(freshSeed(), sizes);
+      const tree = MerkleTree.fromLeaves(rowLeaves(sizes, y2));
+      expect(tree.root).toEqual(workRoot(sizes, y2));
+      for (let r = 0; r < rows; r++) {
+        const row = y2.slice(r * 4, r * 4 + 4);
+        const path = tree.path(r);
+        expect(path.length).toBe(pathLength(rows, r));
+        expect(rootFromPath(sizes, r, row, path)).toEqual(tree.root);
+        const bad = row.slice();
+        bad[0]! ^= 1;
+        expect(rootFromPath(sizes, r, bad, path)).not.toEqual(tree.root);
+        if (rows > 1) {
+          // Leaves bind the index: row r's bytes do not open as another row, even when equal to it.
+          const other = (r + 1) % rows;
+          expect(rowLeaf(sizes, other, row)).not.toEqual(rowLeaf(sizes, r, row));
+          const otherRow = y2.slice(other * 4, other * 4 + 4);
+          if (otherRow.some((b, i) => b !== row[i])) expect(rootFromPath(sizes, other, row, tree.path(other))).not.toEqual(tree.root);
+          expect(rootFromPath(sizes, r, row, path.slice(1))).toBeNull();
+        }
+      }
+    }
+  });
+
+  it("leaves bind the sizes: the same bytes under other sizes give other leaves", () => {
+    const row = new Uint8Array(8);
+    expect(rowLeaf({ m: 2, n: 8, k: 8, batch: 1 }, 0, row)).not.toEqual(rowLeaf({ m: 1, n: 8, k: 8, batch: 2 }, 0, row));
+    expect(rowLeaf({ m: 2, n: 8, k: 8, batch: 1 }, 0, row)).not.toEqual(rowLeaf({ m: 2, n: 8, k: 9, batch: 1 }, 0, row));
+  });
+
+  it("merkleRoot refuses an empty or ragged leaf buffer", () => {
+    expect(() => merkleRoot(new Uint8Array(0))).toThrow(RangeError);
+    expect(() => merkleRoot(new Uint8Array(33))).toThrow(RangeError);
   });
 });
 

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { describe, expect, it } from "vitest";
 import {
-  bytesToHex, hexToBytes, MAX_RECEIPT_BYTES, parseAndVerifyReceipt, parseReceipt, publicKeyHex, ReceiptError, ReceiptErrorCode,
+  bytesToHex, hexToBytes, MAX_RECEIPT_BYTES, receiptDigest, parseAndVerifyReceipt, parseReceipt, publicKeyHex, ReceiptError, ReceiptErrorCode,
   serializeReceipt, signReceipt, verifyReceiptSignature, type Receipt, type ReceiptBody, type ReceiptErrorCode as Code,
 } from "../src/index";
 
@@ -79,8 +79,23 @@ describe("sign and verify", () => {
     expect(codeOf(() => parseAndVerifyReceipt(withField({ pubkey_hex: other })))).toBe(ReceiptErrorCode.BAD_SIGNATURE);
   });
 
-  it("the unsigned appended fields are still checked by the parser", () => {
-    expect(codeOf(() => parseAndVerifyReceipt(withField({ protocol_version: 2 })))).toBe(ReceiptErrorCode.UNKNOWN_VERSION);
+  it("the appended fields are checked by the parser and covered by the signature", () => {
+    expect(codeOf(() => parseAndVerifyReceipt(withField({ protocol_version: 1 })))).toBe(ReceiptErrorCode.UNKNOWN_VERSION);
+    expect(receipt.protocol_version).toBe(2);
+    // pubkey_hex is signed: a key recovered from the signature over one payload cannot carry it,
+    // because putting that key into the payload changes the digest (SPEC.md §6.2).
+    const sig = secp256k1.Signature.fromBytes(hexToBytes(receipt.sig_hex), "compact");
+    const twins = [0, 1].map((bit) => {
+      try {
+        return sig.addRecoveryBit(bit).recoverPublicKey(receiptDigest(receipt)).toHex(true);
+      } catch {
+        return null;
+      }
+    });
+    expect(twins).toContain(receipt.pubkey_hex);
+    for (const twin of twins.filter((t) => t !== null && t !== receipt.pubkey_hex)) {
+      expect(codeOf(() => parseAndVerifyReceipt(withField({ pubkey_hex: twin })))).toBe(ReceiptErrorCode.BAD_SIGNATURE);
+    }
   });
 });
 
@@ -123,6 +138,9 @@ describe("strict parsing: each malformed receipt gets its own error", () => {
     ["k too large", withField({ sizes: { m: 64, n: 64, k: 65537, batch: 1 } }), E.SIZES_OUT_OF_BOUNDS],
     ["batch too large", withField({ sizes: { m: 64, n: 64, k: 64, batch: 5000 } }), E.SIZES_OUT_OF_BOUNDS],
     ["unknown version", withField({ protocol_version: 7 }), E.UNKNOWN_VERSION],
+    ["version 1 (unsigned pubkey)", withField({ protocol_version: 1 }), E.UNKNOWN_VERSION],
+    ["fields out of wire order", JSON.stringify(Object.fromEntries(Object.entries(receipt).reverse())), E.FIELD_ORDER],
+    ["sizes out of order", json.replace('"m":64,"n":64', '"n":64,"m":64'), E.FIELD_ORDER],
     ["pubkey not on curve", withField({ pubkey_hex: `02${"ff".repeat(32)}` }), E.BAD_PUBKEY],
     ["uncompressed prefix", withField({ pubkey_hex: `04${receipt.pubkey_hex.slice(2)}` }), E.BAD_PUBKEY],
   ];

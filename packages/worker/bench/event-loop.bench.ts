@@ -14,7 +14,7 @@ const sizes: Sizes = { m: 512, n: 512, k: 512, batch: 1 };
 const DURATION_MS = Number(process.env.BENCH_EVENT_LOOP_MS ?? 3000);
 
 async function measure(label: string, engine: Engine): Promise<string> {
-  const seed = () => deriveSeed({ prevHash: randomBytes(32), deviceDid: "did:bench", nonce: 1 });
+  const seed = () => deriveSeed({ pubkey: Uint8Array.from([2, ...randomBytes(32)]), prevHash: randomBytes(32), deviceDid: "did:bench", nonce: 1 });
   await engine.runAttempt({ seed: seed(), sizes }); // warm-up: pipelines, weights, variant choice
   await engine.runAttempt({ seed: seed(), sizes });
   const h = monitorEventLoopDelay({ resolution: 1 });

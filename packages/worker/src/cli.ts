@@ -4,9 +4,13 @@
  * spooled, then exit 0) or until MAX_ATTEMPTS. JSON logs on stdout; on a terminal, a live status
  * line instead. A bad setting stops it at once with one line naming the variable (exit 2).
  */
+import { ConfigError } from "@tops/env";
 import { createLogger } from "./log";
 import { StatusLine } from "./status-line";
 import { parseConfig, runWorker } from "./worker";
+
+/** Signals closer together than this are one request to stop (see onSignal). */
+const REPEAT_SIGNAL_MS = 1500;
 
 async function main(): Promise<number> {
   const env = process.env;
@@ -26,24 +30,40 @@ async function main(): Promise<number> {
   );
 
   const stop = new AbortController();
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      process.stderr.write(`tops-worker: second ${sig}, exiting now\n`);
-      process.exit(130);
+    const now = Date.now();
+    if (firstSignalAt === undefined) {
+      firstSignalAt = now;
+      log.info({ event: "signal", signal: sig }, `${sig}: finishing the attempt in flight, then stopping`);
+      status?.print(`${sig}: finishing the attempt in flight, then stopping (press Ctrl-C again to exit at once)`);
+      stop.abort();
+      return;
     }
-    log.info({ event: "signal", signal: sig }, `${sig}: finishing the attempt in flight, then stopping`);
-    stop.abort();
+    // One Ctrl-C reaches this process several times: from the terminal (the whole process group)
+    // and relayed by pnpm or an orchestrator. Only a signal a person sends later means "now".
+    if (now - firstSignalAt < REPEAT_SIGNAL_MS) return;
+    process.stderr.write(`tops-worker: second ${sig}, exiting now\n`);
+    process.exit(130);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
   status?.start();
   try {
-    await runWorker({ env, log, signal: stop.signal, onEvent: (e) => status?.onEvent(e), onBreaker: (s) => status?.setBreaker(s) });
+    await runWorker({
+      env, log, signal: stop.signal, onEvent: (e) => status?.onEvent(e), onBreaker: (s) => status?.setBreaker(s),
+      onStarted: ({ publicKey, metricsUrl }) => {
+        status?.print(`tops-worker: public key ${publicKey}`);
+        if (metricsUrl) status?.print(`metrics at ${metricsUrl}`);
+      },
+    });
     return 0;
   } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tops-worker: configuration error: ${e.message}\n`);
+      return 2;
+    }
     log.fatal({ event: "fatal", err: { message: (e as Error).message, name: (e as Error).name } }, `tops-worker stopped: ${(e as Error).message}`);
     return 1;
   } finally {

@@ -3,7 +3,7 @@
  * Every value is checked at start; the secret key never appears in any message.
  */
 import { readFileSync } from "node:fs";
-import { MAX_STRING_LENGTH, publicKeyHex, secretKeyFromHex } from "@tops/protocol";
+import { isLowerHex, MAX_STRING_LENGTH, publicKeyHex, secretKeyFromHex } from "@tops/protocol";
 import { deriveChallengeUrl } from "./aggregator-client";
 import { ConfigError, envInt, envNumber, envString, envUrl, type Env } from "@tops/env";
 
@@ -28,7 +28,14 @@ export interface WorkerConfig {
   readonly spoolMax: number;
   readonly breakerThreshold: number;
   readonly breakerCooldownMs: number;
+  /** OPENINGS_MEMORY_MB: row leaves kept to answer audits (32 bytes per row of y2); older receipts are recomputed when audited. */
+  readonly openingsMemoryBytes: number;
+  /** EPOCH_ID and PREV_HASH_HEX: the challenge used when the aggregator has none (the Rust project's verifier). */
+  readonly staticChallenge: { readonly epochId: number; readonly prevHashHex: string };
 }
+
+/** The Rust original's defaults: epoch 1, prev_hash 64 × "a". */
+export const DEFAULT_STATIC_CHALLENGE = { epochId: 1, prevHashHex: "a".repeat(64) } as const;
 
 /**
  * The secret key: WORKER_SK_HEX, or the file WORKER_SK_FILE names (for Kubernetes/Docker
@@ -80,5 +87,13 @@ export function workerConfigFromEnv(env: Env): WorkerConfig {
     spoolMax: envInt(env, "SPOOL_MAX", 10_000, 1, 10_000_000),
     breakerThreshold: envInt(env, "BREAKER_THRESHOLD", 5, 1, 1000),
     breakerCooldownMs: envInt(env, "BREAKER_COOLDOWN_MS", 30_000, 10, 3_600_000),
+    openingsMemoryBytes: envInt(env, "OPENINGS_MEMORY_MB", 64, 1, 65_536) * 1024 * 1024,
+    staticChallenge: { epochId: envInt(env, "EPOCH_ID", DEFAULT_STATIC_CHALLENGE.epochId, 0, Number.MAX_SAFE_INTEGER), prevHashHex: staticPrevHash(env) },
   };
+}
+
+function staticPrevHash(env: Env): string {
+  const hex = (envString(env, "PREV_HASH_HEX") ?? DEFAULT_STATIC_CHALLENGE.prevHashHex).toLowerCase();
+  if (!isLowerHex(hex, 32)) throw new ConfigError("PREV_HASH_HEX", "must be 64 hex characters (32 bytes)");
+  return hex;
 }

@@ -5,8 +5,13 @@
  */
 export type ErrorClass = "gpu" | "network" | "signature" | "validation";
 
-const SIGNATURE_CODES = new Set(["BAD_SIGNATURE", "BAD_PUBKEY", "KEY_NOT_ALLOWED", "KEY_QUARANTINED"]);
+/** SIG_NOT_OK: the Rust project's verifier answered 200 with sig_ok: false. */
+const SIGNATURE_CODES = new Set(["BAD_SIGNATURE", "BAD_PUBKEY", "KEY_NOT_ALLOWED", "KEY_QUARANTINED", "SIG_NOT_OK"]);
+
+/** The worker's own GPU could not reproduce its receipt when asked to open it (openings.ts). */
+const GPU_CODES = new Set(["GPU_ROW_MISMATCH", "WORK_ROOT_NOT_REPRODUCED"]);
 
 export function classOfRejection(code: string): ErrorClass {
+  if (GPU_CODES.has(code)) return "gpu";
   return SIGNATURE_CODES.has(code) ? "signature" : "validation";
 }

@@ -4,7 +4,8 @@
  * either the whole receipt or nothing. Names sort by time, so the oldest goes first.
  * When full, the oldest receipt is dropped (it is the likeliest to be past its epoch).
  */
-import { mkdir, open, readFile, readdir, rename, unlink } from "node:fs/promises";
+import { open, readFile, readdir, rename, unlink } from "node:fs/promises";
+import { ensureDirectory } from "@tops/env";
 import { join } from "node:path";
 
 export interface SpoolEntry {
@@ -23,7 +24,7 @@ export class Spool {
 
   static async open(dir: string, capacity: number): Promise<Spool> {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("spool capacity must be a positive integer");
-    await mkdir(dir, { recursive: true });
+    ensureDirectory(dir, "SPOOL_DIR");
     const files = await readdir(dir);
     // Leftover temp files are writes a crash cut short: the receipt was never spooled whole.
     await Promise.all(files.filter((f) => f.endsWith(".tmp")).map((f) => unlink(join(dir, f)).catch(() => undefined)));

@@ -6,6 +6,8 @@ import type { BreakerState } from "./circuit-breaker";
 import type { LoopEvent } from "./loop";
 
 const WINDOW_MS = 10_000;
+/** The last error is shown this long after it happened, with its age; then it is old news. */
+export const LAST_ERROR_SHOWN_MS = 60_000;
 
 export class StatusLine {
   private readonly recent: { at: number; ops: number; ok: boolean }[] = [];
@@ -13,6 +15,7 @@ export class StatusLine {
   private ok = 0;
   private breaker: BreakerState = "closed";
   private lastError = "";
+  private lastErrorAt = 0;
   private queued = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -43,9 +46,12 @@ export class StatusLine {
       this.total++;
       if (e.type === "accepted") this.ok++;
       this.recent.push({ at: this.now(), ops: e.type === "accepted" ? e.ops : 0, ok: e.type === "accepted" });
-      if (e.type === "failed") this.lastError = `${e.errorClass}: ${e.code}`;
+      if (e.type === "failed") {
+        this.lastError = `${e.errorClass}: ${e.code}`;
+        this.lastErrorAt = this.now();
+      }
     }
-    if (e.type === "spooled") this.queued = e.queued;
+    if (e.type === "spooled" || e.type === "resubmitted") this.queued = e.queued;
   }
 
   render(): string {
@@ -63,7 +69,8 @@ export class StatusLine {
       `breaker ${this.breaker}`,
     ];
     if (this.queued > 0) parts.push(`${this.queued} spooled`);
-    if (this.lastError) parts.push(`last error ${this.lastError}`);
+    const errorAge = this.now() - this.lastErrorAt;
+    if (this.lastError && errorAge < LAST_ERROR_SHOWN_MS) parts.push(`last error ${this.lastError} (${Math.round(errorAge / 1000)} s ago)`);
     return parts.join(" | ");
   }
 

@@ -8,8 +8,10 @@ import { AggregatorClient } from "./aggregator-client";
 import { CircuitBreaker } from "./circuit-breaker";
 import { workerConfigFromEnv } from "./config";
 import { Autotuner, createEngine, createThreadedEngine, engineConfigFromEnv, type Engine } from "./engine";
-import type { Env } from "@tops/env";
+import { redactUrl, type Env } from "@tops/env";
 import { WorkerLoop, type LoopEvent, type LoopSummary } from "./loop";
+import { AttemptMemory, RowOpener } from "./openings";
+import { createRowKernel, type RowKernel } from "@tops/rowkernel";
 import { RateLimiter } from "./rate-limiter";
 import { Spool } from "./spool";
 
@@ -22,6 +24,8 @@ export interface RunWorkerOptions {
   /** Extra sink for loop events (the terminal status line). */
   readonly onEvent?: (e: LoopEvent) => void;
   readonly onBreaker?: (state: "closed" | "open" | "half_open") => void;
+  /** Called once the exporter is up: what a person at a terminal needs to see first. */
+  readonly onStarted?: (info: { readonly publicKey: string; readonly metricsUrl: string | undefined }) => void;
 }
 
 /** Parses every part's configuration up front, so a bad variable stops the worker before anything starts. */
@@ -29,16 +33,16 @@ export function parseConfig(env: Env) {
   return { worker: workerConfigFromEnv(env), engine: engineConfigFromEnv(env), metrics: metricsConfigFromEnv(env) };
 }
 
-export async function runWorker({ env, log, signal, onEvent, onBreaker }: RunWorkerOptions): Promise<LoopSummary> {
+export async function runWorker({ env, log, signal, onEvent, onBreaker, onStarted }: RunWorkerOptions): Promise<LoopSummary> {
   const config = parseConfig(env);
   const { worker } = config;
-  log.info({ event: "start", publicKey: worker.publicKeyHex, deviceDid: worker.deviceDid, aggregator: worker.verifyUrl }, `tops-worker ${WORKER_VERSION}: public key ${worker.publicKeyHex}`);
+  log.info({ event: "start", publicKey: worker.publicKeyHex, deviceDid: worker.deviceDid, aggregator: redactUrl(worker.verifyUrl) }, `tops-worker ${WORKER_VERSION}: public key ${worker.publicKeyHex}`);
 
   const metrics: WorkerMetrics = createWorkerMetrics({
     enabled: config.metrics.enabled, deviceDid: worker.deviceDid, version: WORKER_VERSION, staticLabels: config.metrics.staticLabels,
   });
   metrics.setConfigSummary({
-    deviceDid: worker.deviceDid, aggregatorUrl: worker.verifyUrl, challengeUrl: worker.challengeUrl, backend: config.engine.backend,
+    deviceDid: worker.deviceDid, aggregatorUrl: redactUrl(worker.verifyUrl), challengeUrl: redactUrl(worker.challengeUrl), backend: config.engine.backend,
     autotune: !config.engine.autotune.disabled, autotuneTargetMs: config.engine.autotune.targetMs, maxRetries: worker.maxRetries,
     rateLimit: worker.rateLimit, maxAttempts: worker.maxAttempts, spoolDir: worker.spoolDir, spoolMax: worker.spoolMax, publicKey: worker.publicKeyHex,
   });
@@ -46,8 +50,10 @@ export async function runWorker({ env, log, signal, onEvent, onBreaker }: RunWor
     logger: { info: (m) => log.info({ event: "metrics" }, m), warn: (m) => log.warn({ event: "metrics" }, m) },
   });
   if (server) log.info({ event: "metrics", url: server.url }, `metrics at ${server.url}/prometheus`);
+  onStarted?.({ publicKey: worker.publicKeyHex, metricsUrl: server ? `${server.url}/prometheus` : undefined });
 
   let engine: Engine | undefined;
+  let rowKernel: RowKernel | undefined;
   try {
     const start = config.engine.thread ? createThreadedEngine : createEngine;
     engine = await start({ backend: config.engine.backend, variant: config.engine.variant, log: (line) => log.info({ event: "engine" }, line) });
@@ -70,7 +76,12 @@ export async function runWorker({ env, log, signal, onEvent, onBreaker }: RunWor
         log.warn({ event: "breaker", state }, `circuit breaker ${state}`);
       },
     });
+    const memory = new AttemptMemory(worker.openingsMemoryBytes);
+    rowKernel = await createRowKernel();
+    log.info({ event: "row_kernel", kernel: rowKernel.name }, `audit rows computed with ${rowKernel.name}`);
+    const rows = rowKernel;
     const loop = new WorkerLoop({
+      memory, opener: new RowOpener(memory, engine, (seed, sizes, r) => rows.rows(seed, sizes, r)), staticChallenge: worker.staticChallenge,
       deviceDid: worker.deviceDid, secretKey: worker.secretKey, maxRetries: worker.maxRetries,
       backoff: { baseMs: worker.retryBaseMs, maxMs: worker.retryMaxMs }, maxAttempts: worker.maxAttempts,
       engine, sizes: tuner, breaker, spool, metrics, rateLimiter: new RateLimiter(worker.rateLimit),
@@ -88,6 +99,7 @@ export async function runWorker({ env, log, signal, onEvent, onBreaker }: RunWor
     return summary;
   } finally {
     metrics.setEngineReady(false);
+    await rowKernel?.close();
     await engine?.destroy();
     await server?.close();
   }
@@ -108,7 +120,13 @@ function logEvent(log: Logger, e: LoopEvent): void {
       log.warn({ event: e.type, nonce: e.nonce, queued: e.queued, dropped: e.dropped }, "receipt spooled for resubmission");
       break;
     case "resubmitted":
-      log.info({ event: e.type, id: e.id, outcome: e.outcome, code: e.code }, `spooled receipt ${e.outcome}`);
+      log.info({ event: e.type, id: e.id, nonce: e.nonce, outcome: e.outcome, code: e.code }, `spooled receipt ${e.outcome}`);
+      break;
+    case "audit":
+      log.info({ event: e.type, nonce: e.nonce, rows: e.rows, outcome: e.outcome, code: e.code }, `audit of nonce ${e.nonce} answered (${e.rows} rows): ${e.outcome}`);
+      break;
+    case "static_challenge":
+      log.warn({ event: e.type, epochId: e.epochId, reason: e.reason }, `the aggregator has no challenge endpoint (${e.reason}); working on the static challenge EPOCH_ID=${e.epochId}, PREV_HASH_HEX`);
       break;
   }
 }

@@ -11,6 +11,9 @@ import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 /** Name of the dashboard's datasource variable. */
 export const datasourceVariable = "datasource";
 
+/** Name of the provisioned Prometheus datasource (deploy/grafana/provisioning/datasources): the alert lists read its rules. */
+export const provisionedDatasourceName = "Prometheus";
+
 /** Every panel and every target reads from the datasource variable, never a fixed uid. */
 export const datasourceRef: common.DataSourceRef = { type: "prometheus", uid: `\${${datasourceVariable}}` };
 
@@ -30,6 +33,10 @@ export const units = {
   errorsPerSecond: "suffix:errors/s",
   receiptsPerSecond: "suffix:receipts/s",
   tops: "suffix:TOPS",
+  bytes: "bytes",
+  cpuShare: "percentunit",
+  opsPerSecond: "suffix:ops/s",
+  countPerSecond: "suffix:/s",
 } as const;
 
 export type Unit = (typeof units)[keyof typeof units];
@@ -45,11 +52,99 @@ export interface PanelBuilder<Self> extends cog.Builder<dashboard.Panel> {
   targets(targets: cog.Builder<cog.Dataquery>[]): Self;
 }
 
+/** What layout.ts needs of a panel: numbering, placing and building it. */
+export interface LayoutPanel extends cog.Builder<dashboard.Panel> {
+  id(id: number): unknown;
+  gridPos(gridPos: dashboard.GridPos): unknown;
+}
+
 /** A panel ready for layout: its builder and the size it wants. */
 export interface SizedPanel {
-  readonly builder: PanelBuilder<unknown>;
+  readonly builder: LayoutPanel;
   readonly width: number;
   readonly height: number;
+}
+
+/** A data link as Grafana 11 stores it in fieldConfig.defaults.links. */
+export interface DataLink {
+  readonly title: string;
+  readonly url: string;
+  readonly targetBlank?: boolean;
+}
+
+/**
+ * A panel builder with plain data links on its fields. (The SDK's `dataLinks()` takes
+ * dashboard-link builders and writes their dashboard-only fields into every data link.)
+ */
+export function withDataLinks(inner: LayoutPanel, links: readonly DataLink[]): LayoutPanel {
+  return {
+    id: (id: number) => inner.id(id),
+    gridPos: (gridPos: dashboard.GridPos) => inner.gridPos(gridPos),
+    build: () => {
+      const panel = inner.build();
+      const fieldConfig = panel.fieldConfig ?? { defaults: {}, overrides: [] };
+      // The SDK types field links as dashboard links; Grafana's field links are {title, url, targetBlank}.
+      const fieldLinks = links.map((l) => ({ ...l })) as unknown as dashboard.DashboardLink[];
+      return { ...panel, fieldConfig: { ...fieldConfig, defaults: { ...fieldConfig.defaults, links: fieldLinks } } };
+    },
+  };
+}
+
+/**
+ * Link from one series (a row of a top-k table or bar gauge) to the same dashboard scoped to
+ * that worker: its job and instance become the variables, the time range is kept.
+ */
+export function drillDownLink(dashboardUid: string, title: string): DataLink {
+  return {
+    title,
+    url: `/d/${dashboardUid}/${dashboardUid}?var-job=\${__field.labels.job}&var-instance=\${__field.labels.instance}&\${__url_time_range}&\${${datasourceVariable}:queryparam}`,
+  };
+}
+
+export interface AlertListOptions {
+  readonly title: string;
+  readonly description: string;
+  /** Only alerts whose name matches (Grafana's "Alert name" filter); empty for all. */
+  readonly alertName?: string;
+  /** Label filter on alert instances, e.g. `job=~"tops-worker.*"`. */
+  readonly labelFilter?: string;
+}
+
+/**
+ * Grafana's alert list panel (type `alertlist`, unified alerting) showing the firing and
+ * pending alerts of the provisioned Prometheus (its rules are data source-managed). The SDK
+ * has no builder for it, so the panel is written here; test/grafana-model.test.ts checks its
+ * options against the pinned Grafana's.
+ */
+export function alertListPanel(options: AlertListOptions, datasourceName: string): LayoutPanel {
+  let id = 0;
+  let gridPos: dashboard.GridPos = { x: 0, y: 0, w: 24, h: 8 };
+  const builder: LayoutPanel = {
+    id: (value: number) => { id = value; return builder; },
+    gridPos: (value: dashboard.GridPos) => { gridPos = value; return builder; },
+    build: () => ({
+      type: "alertlist",
+      id,
+      gridPos,
+      title: options.title,
+      description: options.description,
+      transparent: false,
+      options: {
+        viewMode: "list",
+        groupMode: "default",
+        groupBy: [],
+        maxItems: 20,
+        sortOrder: 1,
+        dashboardAlerts: false,
+        alertName: options.alertName ?? "",
+        alertInstanceLabelFilter: options.labelFilter ?? "",
+        datasource: datasourceName,
+        showInstances: true,
+        stateFilter: { firing: true, pending: true, noData: false, normal: false, error: true },
+      },
+    }) as dashboard.Panel,
+  };
+  return builder;
 }
 
 export interface PanelText {

@@ -27,6 +27,8 @@ export interface AlertingRule {
     readonly summary: string;
     /** Templated detail: which worker, what value, what to check. */
     readonly description: string;
+    /** The alert's section in docs/runbooks.md: what it means, what to check, how to fix. */
+    readonly runbook_url: string;
   };
 }
 

@@ -5,8 +5,9 @@
  * job and instance labels, `_total` dropped once a counter is rated, ratios named
  * `<numerator>_per_<denominator>:ratio_rate5m` as in the Prometheus docs' own example.
  */
+import type { MixinConfig } from "../config";
 import { counterName, histogramName } from "../metrics";
-import { ratioOrNothing, rulesScope, sumBy } from "../promql";
+import { perJob, ratioOrNothing, rulesScope, sumBy } from "../promql";
 import {
   attemptDurationQuantile, attemptsRate, failedAttemptsRate, int8OpsRate, successfulAttemptsRate,
 } from "../queries";
@@ -35,18 +36,24 @@ export const recorded = {
   fleetInt8OpsRate: recordName("job", counterName("int8Ops"), "rate5m"),
 } as const;
 
-export const recordingRules: readonly RecordingRule[] = [
-  { record: recorded.attemptsRate, expr: attemptsRate(rulesScope) },
-  { record: recorded.successfulAttemptsRate, expr: successfulAttemptsRate(rulesScope) },
-  { record: recorded.failedAttemptsRate, expr: failedAttemptsRate(rulesScope) },
-  // Ratios reuse the records above (rules in a group run in order, so they see this
-  // evaluation's values) and are absent, not NaN, while a worker makes no attempts.
-  { record: recorded.attemptSuccessRatio, expr: ratioOrNothing(recorded.successfulAttemptsRate, recorded.attemptsRate) },
-  { record: recorded.attemptFailureRatio, expr: ratioOrNothing(recorded.failedAttemptsRate, recorded.attemptsRate) },
-  { record: recorded.attemptDurationP95, expr: attemptDurationQuantile(0.95, rulesScope) },
-  { record: recorded.int8OpsRate, expr: int8OpsRate(rulesScope) },
-  { record: recorded.fleetInt8OpsRate, expr: sumBy(["job"], recorded.int8OpsRate) },
-];
+/** The worker's recording rules, over the targets `config` selects. */
+export function recordingRules(config: MixinConfig): readonly RecordingRule[] {
+  const scope = rulesScope(config);
+  // Records are read back through the same selector: they keep the targets' job (and namespace).
+  const own = (name: string): string => `${name}{${config.workerSelector}}`;
+  return [
+    { record: recorded.attemptsRate, expr: attemptsRate(scope) },
+    { record: recorded.successfulAttemptsRate, expr: successfulAttemptsRate(scope) },
+    { record: recorded.failedAttemptsRate, expr: failedAttemptsRate(scope) },
+    // Ratios reuse the records above (rules in a group run in order, so they see this
+    // evaluation's values) and are absent, not NaN, while a worker makes no attempts.
+    { record: recorded.attemptSuccessRatio, expr: ratioOrNothing(own(recorded.successfulAttemptsRate), own(recorded.attemptsRate)) },
+    { record: recorded.attemptFailureRatio, expr: ratioOrNothing(own(recorded.failedAttemptsRate), own(recorded.attemptsRate)) },
+    { record: recorded.attemptDurationP95, expr: attemptDurationQuantile(0.95, scope) },
+    { record: recorded.int8OpsRate, expr: int8OpsRate(scope) },
+    { record: recorded.fleetInt8OpsRate, expr: sumBy(perJob(scope), own(recorded.int8OpsRate)) },
+  ];
+}
 
 /** Every recorded series name, for the tests' "names only known metrics" check. */
 export const recordedNames: readonly string[] = Object.values(recorded);

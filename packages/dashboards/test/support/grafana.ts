@@ -5,7 +5,7 @@
  */
 import type * as dashboardTypes from "@grafana/grafana-foundation-sdk/dashboard";
 import type * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
-import { allValue, renderDashboardJson } from "../../src";
+import { allValue, renderAggregatorDashboardJson, renderDashboardJson } from "../../src";
 
 export interface GrafanaDurations {
   /** `$__rate_interval`: max(4 x scrape interval, $__interval + scrape interval). */
@@ -32,9 +32,17 @@ export function generatedDashboard(): dashboardTypes.Dashboard {
   return JSON.parse(renderDashboardJson()) as dashboardTypes.Dashboard;
 }
 
-/** All panels except rows (rows hold no queries). */
+/** The dashboard exactly as written to dashboards/tops-aggregator.json. */
+export function generatedAggregatorDashboard(): dashboardTypes.Dashboard {
+  return JSON.parse(renderAggregatorDashboardJson()) as dashboardTypes.Dashboard;
+}
+
+/** Panel types that show no query of their own (rows group panels; alert lists read Grafana's alert state). */
+export const panelTypesWithoutQueries: ReadonlySet<string> = new Set(["row", "alertlist"]);
+
+/** All panels that query the datasource. */
 export function queryPanels(dashboard: dashboardTypes.Dashboard): Panel[] {
-  return (dashboard.panels ?? []).filter((panel): panel is Panel => panel.type !== "row");
+  return (dashboard.panels ?? []).filter((panel): panel is Panel => !panelTypesWithoutQueries.has(panel.type));
 }
 
 export function promTargets(panel: Panel): prometheus.Dataquery[] {

@@ -3,7 +3,7 @@
  * the oracle the GPU variants are checked against, so it must stay a thin call into
  * @tops/protocol rather than a re-implementation.
  */
-import { computeY2, workRoot } from "@tops/protocol";
+import { computeY2, merkleRoot, rowLeaves } from "@tops/protocol";
 import { cpuDescription, toDriverHint } from "./hint";
 import type { AttemptInput, AttemptResult, Engine } from "./types";
 
@@ -23,9 +23,10 @@ export function createCpuEngine(selection: readonly string[] = []): Engine {
       if (seed.length !== 32) throw new RangeError(`seed must be 32 bytes, got ${seed.length}`);
       const t0 = performance.now();
       const y2 = computeY2(seed, sizes);
-      const root = workRoot(sizes, y2);
+      const leaves = rowLeaves(sizes, y2);
+      const root = merkleRoot(leaves);
       const wallMs = performance.now() - t0;
-      return returnY2 ? { workRoot: root, y2, wallMs, variant: "ts-ref" } : { workRoot: root, wallMs, variant: "ts-ref" };
+      return { workRoot: root, leaves, ...(returnY2 ? { y2 } : {}), wallMs, variant: "ts-ref" };
     },
     async destroy(): Promise<void> {
       destroyed = true;

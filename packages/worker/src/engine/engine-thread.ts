@@ -15,7 +15,7 @@ export type ThreadReply =
   | { readonly type: "log"; readonly line: string }
   | { readonly type: "ready"; readonly engine: Pick<Engine, "backend" | "adapter" | "driverHint" | "kernelVer" | "selection"> }
   | { readonly type: "failed"; readonly error: SerializedError }
-  | { readonly type: "result"; readonly id: number; readonly workRoot: Uint8Array; readonly y2?: Uint8Array; readonly gpuMs?: number; readonly wallMs: number; readonly variant: string; readonly exploring?: boolean }
+  | { readonly type: "result"; readonly id: number; readonly workRoot: Uint8Array; readonly leaves: Uint8Array; readonly y2?: Uint8Array; readonly gpuMs?: number; readonly wallMs: number; readonly variant: string; readonly exploring?: boolean }
   | { readonly type: "error"; readonly id: number; readonly error: SerializedError }
   | { readonly type: "destroyed" };
 
@@ -60,7 +60,7 @@ port.on("message", async (req: ThreadRequest) => {
   try {
     const r = await engine.runAttempt({ seed: req.seed, sizes: req.sizes, returnY2: req.returnY2 });
     send({
-      type: "result", id: req.id, workRoot: r.workRoot, wallMs: r.wallMs, variant: r.variant,
+      type: "result", id: req.id, workRoot: r.workRoot, leaves: r.leaves, wallMs: r.wallMs, variant: r.variant,
       ...(r.y2 ? { y2: r.y2 } : {}), ...(r.gpuMs !== undefined ? { gpuMs: r.gpuMs } : {}), ...(r.exploring !== undefined ? { exploring: r.exploring } : {}),
     });
   } catch (e) {

@@ -23,8 +23,13 @@ export interface AttemptInput {
 }
 
 export interface AttemptResult {
-  /** BLAKE3 work_root, 32 bytes, exactly as the protocol's workRoot. */
+  /** work_root, 32 bytes: the Merkle root over the row leaves, exactly as the protocol's workRoot. */
   readonly workRoot: Uint8Array;
+  /**
+   * The row leaves, batch·m × 32 bytes (leaf r at r·32), exactly as the protocol's rowLeaves:
+   * the worker keeps them to open rows for audits (merklePath).
+   */
+  readonly leaves: Uint8Array;
   readonly y2?: Uint8Array;
   /** GPU execution time from timestamp queries, when the device offers them. */
   readonly gpuMs?: number;

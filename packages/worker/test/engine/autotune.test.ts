@@ -117,7 +117,7 @@ describe("AutotunedRunner", () => {
       async runAttempt({ sizes }): Promise<AttemptResult> {
         runs.push(sizes);
         if (sizes.m > maxSide) throw new GpuError("out-of-memory", "too big");
-        return { workRoot: new Uint8Array(32), wallMs: device(gops)(sizes), variant: "fake" };
+        return { workRoot: new Uint8Array(32), leaves: new Uint8Array(32 * sizes.m * sizes.batch), wallMs: device(gops)(sizes), variant: "fake" };
       },
       async destroy() {},
     };

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { bytesToHex, computeY2, hexToBytes, referenceWorkRoot, type Sizes } from "@tops/protocol";
+import { bytesToHex, computeY2, hexToBytes, referenceWorkRoot, rowLeaves, type Sizes } from "@tops/protocol";
 import { describe, expect, it } from "vitest";
 import { createCpuEngine, createEngine } from "../../src/engine";
 
@@ -29,6 +29,7 @@ describe("cpu engine", () => {
     const r = await engine.runAttempt({ seed, sizes, returnY2: true });
     expect(r.y2).toEqual(computeY2(seed, sizes));
     expect(r.workRoot).toEqual(referenceWorkRoot(seed, sizes));
+    expect(r.leaves).toEqual(rowLeaves(sizes, r.y2!));
     await engine.destroy();
     await expect(engine.runAttempt({ seed, sizes })).rejects.toThrow(/destroyed/);
   });

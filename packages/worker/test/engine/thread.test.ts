@@ -4,12 +4,22 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { computeY2, deriveSeed, workRoot, type Sizes } from "@tops/protocol";
+import { computeY2, deriveSeed, rowLeaves, workRoot, type Sizes } from "@tops/protocol";
 import { createThreadedEngine, GpuError } from "../../src/engine";
+import { backendReport, skipGl, skippedBecause } from "./helpers";
 
-const seedOf = () => deriveSeed({ prevHash: randomBytes(32), deviceDid: "did:test:thread", nonce: 7 });
+const gpu = await backendReport("gpu");
+const gpuSkip = gpu.ok ? null : gpu.reason;
 
-describe.each(["gl", "cpu"] as const)("threaded engine on %s", (backend) => {
+const seedOf = () => deriveSeed({ pubkey: Uint8Array.from([2, ...randomBytes(32)]), prevHash: randomBytes(32), deviceDid: "did:test:thread", nonce: 7 });
+
+const BACKENDS = [
+  ["gpu", gpuSkip],
+  ["gl", skipGl ? "TOPS_SKIP_GL_TESTS=1" : null],
+  ["cpu", null],
+] as const;
+
+for (const [backend, why] of BACKENDS) describe.skipIf(why !== null)(`threaded engine on ${backend}${skippedBecause(why)}`, () => {
   it("gives the reference's work_root and y2, attempt after attempt", async () => {
     const lines: string[] = [];
     const engine = await createThreadedEngine({ backend, poison: true, log: (l) => lines.push(l) });
@@ -23,6 +33,7 @@ describe.each(["gl", "cpu"] as const)("threaded engine on %s", (backend) => {
         const y2 = computeY2(seed, sizes);
         expect(r.y2).toEqual(y2);
         expect(r.workRoot).toEqual(workRoot(sizes, y2));
+        expect(r.leaves).toEqual(rowLeaves(sizes, y2));
       });
       await Promise.all(runs); // queued: one at a time in the thread
     } finally {
@@ -44,7 +55,14 @@ describe("threaded engine errors", () => {
     }
   });
 
-  it("a backend that cannot start fails creation with a GpuError", async () => {
+  it.skipIf(skipGl)(`a variant that cannot run fails creation with a GpuError${skippedBecause(skipGl ? "TOPS_SKIP_GL_TESTS=1" : null)}`, async () => {
+    const start = createThreadedEngine({ backend: "gl", variant: "no-such-variant" });
+    await expect(start).rejects.toBeInstanceOf(GpuError);
+    await expect(start).rejects.toThrow(/^gl: variant "no-such-variant" is unknown or cannot run here/);
+  });
+
+  // Where the machine offers no usable gpu adapter, creating one must fail with that reason.
+  it.skipIf(gpu.ok)(`gpu fails creation with a GpuError when no usable adapter exists${skippedBecause(gpu.ok ? "this machine has a usable gpu adapter" : null)}`, async () => {
     const start = createThreadedEngine({ backend: "gpu" });
     await expect(start).rejects.toBeInstanceOf(GpuError);
     await expect(start).rejects.toThrow(/^gpu: /);

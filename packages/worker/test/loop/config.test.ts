@@ -56,6 +56,24 @@ describe("worker config", () => {
     }
   });
 
+  it("never shows a password from AGGREGATOR_URL in an error", () => {
+    for (const url of ["ftp://admin:hunter2@x/verify", "http://admin:hunter2@ bad/verify"]) {
+      try {
+        workerConfigFromEnv({ WORKER_SK_HEX: SK, AGGREGATOR_URL: url });
+        expect.unreachable();
+      } catch (e) {
+        expect((e as Error).message).toMatch(/^AGGREGATOR_URL: /);
+        expect((e as Error).message).not.toContain("hunter2");
+      }
+    }
+  });
+
+  it("EPOCH_ID and PREV_HASH_HEX default to the Rust original's static challenge and are checked", () => {
+    expect(workerConfigFromEnv({ WORKER_SK_HEX: SK }).staticChallenge).toEqual({ epochId: 1, prevHashHex: "a".repeat(64) });
+    expect(workerConfigFromEnv({ WORKER_SK_HEX: SK, EPOCH_ID: "7", PREV_HASH_HEX: "AB".repeat(32) }).staticChallenge).toEqual({ epochId: 7, prevHashHex: "ab".repeat(32) });
+    expect(() => workerConfigFromEnv({ WORKER_SK_HEX: SK, PREV_HASH_HEX: "abc" })).toThrow(/^PREV_HASH_HEX: must be 64 hex/);
+  });
+
   it("derives the challenge URL next to /verify", () => {
     expect(deriveChallengeUrl("http://a:1/verify")).toBe("http://a:1/challenge");
     expect(deriveChallengeUrl("https://a/api/v1/verify")).toBe("https://a/api/v1/challenge");

@@ -14,6 +14,7 @@ import { AggregatorClient } from "../../src/aggregator-client";
 import { CircuitBreaker, type BreakerState } from "../../src/circuit-breaker";
 import { createCpuEngine } from "../../src/engine";
 import { WorkerLoop, type LoopEvent, type LoopMetrics } from "../../src/loop";
+import { AttemptMemory, RowOpener } from "../../src/openings";
 import { RateLimiter } from "../../src/rate-limiter";
 import { Spool } from "../../src/spool";
 
@@ -59,7 +60,7 @@ class FakeAggregator {
 }
 
 function recordingMetrics() {
-  const m = { started: 0, ok: 0, ops: 0, verifiedOps: 0, failed: [] as string[], queued: 0, dropped: 0 };
+  const m = { started: 0, ok: 0, ops: 0, verifiedOps: 0, failed: [] as string[], queued: 0, dropped: 0, refused: [] as string[] };
   const api: LoopMetrics = {
     attemptStarted: () => void m.started++,
     attemptSucceeded: ({ ops }) => ((m.ok += 1), (m.ops += ops)),
@@ -67,6 +68,7 @@ function recordingMetrics() {
     verifiedOps: (ops) => void (m.verifiedOps += ops),
     setReceiptsQueued: (n) => void (m.queued = n),
     receiptDropped: () => void m.dropped++,
+    spoolReceiptRefused: (code) => void m.refused.push(code),
   };
   return { m, api };
 }
@@ -81,9 +83,12 @@ afterAll(() => agg.close());
 async function makeLoop(maxAttempts: number, breakerStates: BreakerState[], events: LoopEvent[]) {
   const { m, api } = recordingMetrics();
   const spool = await Spool.open(mkdtempSync(join(tmpdir(), "loop-spool-")), 100);
+  const engine = createCpuEngine();
+  const memory = new AttemptMemory(1 << 20);
   const loop = new WorkerLoop({
+    memory, opener: new RowOpener(memory, engine), staticChallenge: { epochId: 1, prevHashHex: "a".repeat(64) },
     deviceDid: "did:test:loop", secretKey: secretKeyFromHex(bytesToHex(randomBytes(31)).padStart(64, "1")), maxRetries: 1,
-    backoff: { baseMs: 5, maxMs: 10 }, maxAttempts, engine: createCpuEngine(),
+    backoff: { baseMs: 5, maxMs: 10 }, maxAttempts, engine,
     sizes: { next: () => sizes, record: () => undefined },
     client: new AggregatorClient({ verifyUrl: `${agg.url}/verify`, challengeUrl: `${agg.url}/challenge`, timeoutMs: 2000 }),
     spool, breaker: new CircuitBreaker({ threshold: 3, cooldownMs: 300, onChange: (s) => breakerStates.push(s) }),
@@ -128,6 +133,25 @@ describe("worker loop", () => {
     const summary = await loop.run(new AbortController().signal);
     expect(summary).toMatchObject({ attempts: 3, accepted: 0, failed: 3, spooled: 0 });
     expect(m.failed).toEqual(["signature", "signature", "signature"]);
+  });
+
+  it("a spooled receipt refused on resubmission is counted as refused with its code, not silently lost", async () => {
+    agg.mode = "down";
+    const events: LoopEvent[] = [];
+    const { loop, m, spool } = await makeLoop(0, [], events);
+    const stop = new AbortController();
+    const running = loop.run(stop.signal);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(spool.size).toBeGreaterThan(0);
+    agg.mode = "reject";
+    await new Promise((r) => setTimeout(r, 800));
+    stop.abort();
+    await running;
+    agg.mode = "up";
+    expect(spool.size).toBe(0);
+    expect(m.refused.length).toBeGreaterThan(0);
+    expect(new Set(m.refused)).toEqual(new Set(["BAD_SIGNATURE"]));
+    expect(events.filter((e) => e.type === "resubmitted" && e.outcome === "rejected").length).toBe(m.refused.length);
   });
 
   it("drops a cached challenge the aggregator refuses as stale and fetches a fresh one", async () => {

@@ -2,8 +2,8 @@
  * Loading dawn.node (npm "webgpu") and opening an adapter for the "gpu" or "gl" backend.
  *
  * The addon is imported lazily so the CPU backend, the config and the autotuner work on
- * machines where it cannot load. Nothing here touches globalThis: the GPU object is owned by
- * the engine, and dropping it (plus device.destroy()) is what lets Node exit.
+ * machines where it cannot load. Dawn's globals are not installed on globalThis (only the
+ * setImmediate of ticks.ts is); destroying the device is what lets Node exit.
  */
 import { mkdirSync } from "node:fs";
 import os from "node:os";
@@ -11,6 +11,7 @@ import path from "node:path";
 import { GpuError, firstLine, errorText } from "../errors";
 import { printableAscii } from "../hint";
 import type { AdapterSummary } from "../types";
+import { setTickMode } from "./ticks";
 
 export type GpuBackendKind = "gpu" | "gl";
 
@@ -20,10 +21,17 @@ interface DawnModule {
 
 let dawn: Promise<DawnModule> | undefined;
 
-/** Imports dawn.node once; a failure is an "unsupported" GpuError with one clear line. */
+/**
+ * Imports dawn.node once; a failure is an "unsupported" GpuError with one clear line. Also makes
+ * this thread sleep between Dawn's ticks (see ticks.ts); TOPS_DAWN_TICK=spin keeps dawn.node's
+ * busy-polling, for the benchmark's before/after.
+ */
 export function loadDawn(): Promise<DawnModule> {
   dawn ??= import("webgpu").then(
-    (m): DawnModule => ({ create: m.create }),
+    (m): DawnModule => {
+      setTickMode(process.env.TOPS_DAWN_TICK === "spin" ? "spin" : "sleep");
+      return { create: m.create };
+    },
     (e: unknown) => {
       dawn = undefined;
       throw new GpuError("unsupported", `cannot load the WebGPU addon (npm webgpu / dawn.node): ${firstLine(errorText(e))}`, errorText(e), { cause: e });
@@ -86,13 +94,23 @@ export function summarize(adapter: GPUAdapter): AdapterSummary & { device: strin
   };
 }
 
+/**
+ * TOPS_ALLOW_SOFTWARE_GPU=1 lets the "gpu" backend take a software adapter (lavapipe in CI, to
+ * exercise the Vulkan path without a GPU). Never the default: a worker would otherwise run at
+ * CPU speed while claiming a GPU.
+ */
+export function softwareGpuAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.TOPS_ALLOW_SOFTWARE_GPU === "1";
+}
+
 /** Why this adapter cannot serve `kind`, or null when it can. */
-export function adapterProblem(kind: GpuBackendKind, adapter: GPUAdapter): string | null {
-  if (kind === "gl") return null;
+export function adapterProblem(kind: GpuBackendKind, adapter: GPUAdapter, allowSoftware = softwareGpuAllowed()): string | null {
+  if (kind === "gl" || allowSoftware) return null;
   const s = summarize(adapter);
-  if (adapter.info.isFallbackAdapter) return `adapter "${s.description}" is a fallback (software) adapter`;
+  const optIn = "(TOPS_ALLOW_SOFTWARE_GPU=1 allows it)";
+  if (adapter.info.isFallbackAdapter) return `adapter "${s.description}" is a fallback (software) adapter ${optIn}`;
   const text = `${s.vendor} ${s.architecture} ${s.description} ${s.device}`;
-  if (SOFTWARE.test(text)) return `adapter "${s.description || s.device}" is a software renderer`;
+  if (SOFTWARE.test(text)) return `adapter "${s.description || s.device}" is a software renderer ${optIn}`;
   return null;
 }
 
@@ -121,15 +139,26 @@ export async function requestAdapter(gpu: GPU, kind: GpuBackendKind): Promise<GP
   return adapter;
 }
 
-/** Creates Dawn's GPU object for `kind` and takes its adapter. */
+/**
+ * One Dawn instance per backend kind for the life of the thread. dawn.node crashes (mutex
+ * assertions, SIGSEGV) when the garbage collector finalizes a dropped instance while another one
+ * is in use — seen in the bundled GPU check after inspectBackend, and under `--expose-gc`. Kept
+ * instances cost nothing once their devices are destroyed, and do not keep Node alive.
+ */
+const instances = new Map<GpuBackendKind, GPU>();
+
+/** Dawn's GPU object for `kind` (created once) and a fresh adapter from it. */
 export async function openAdapter(kind: GpuBackendKind): Promise<OpenedAdapter> {
   const { create } = await loadDawn();
   ensureGlEnvironment();
-  let gpu: GPU;
-  try {
-    gpu = create(dawnOptions(kind));
-  } catch (e) {
-    throw new GpuError("unsupported", `${kind}: cannot create the WebGPU instance: ${firstLine(errorText(e))}`, errorText(e), { cause: e });
+  let gpu = instances.get(kind);
+  if (!gpu) {
+    try {
+      gpu = create(dawnOptions(kind));
+    } catch (e) {
+      throw new GpuError("unsupported", `${kind}: cannot create the WebGPU instance: ${firstLine(errorText(e))}`, errorText(e), { cause: e });
+    }
+    instances.set(kind, gpu);
   }
   return { gpu, adapter: await requestAdapter(gpu, kind) };
 }

@@ -4,6 +4,7 @@
  * counted buffer creation so tests can prove nothing leaks.
  */
 import { GpuError, firstLine, toGpuError, type GpuErrorClass } from "../errors";
+import { expectShortWait } from "./ticks";
 
 // Numeric flags from the WebGPU spec; the GPUBufferUsage global only exists if dawn's globals
 // are installed on globalThis, which the engine deliberately does not do.
@@ -33,6 +34,8 @@ export interface DeviceCaps {
   /** WGSL language feature packed_4x8_integer_dot_product (dot4I8Packed). */
   readonly dot4: boolean;
   readonly timestamps: boolean;
+  /** WGSL `subgroups` (subgroupAdd, subgroup builtins) is enabled on the device. */
+  readonly subgroups: boolean;
   /** i8 × i8 → i32 subgroup-matrix shapes, when the feature could be enabled. */
   readonly subgroupMatrix: readonly SubgroupMatrixConfig[];
   readonly subgroupMaxSize: number;
@@ -101,8 +104,10 @@ export class GpuContext {
     const matrixConfigs = ((adapter.info as GPUAdapterInfo & AdapterInfoMatrix).subgroupMatrixConfigs ?? []).filter(
       (c) => c.componentType === "i8" && c.resultComponentType === "i32",
     );
-    const matrix = adapter.features.has(SUBGROUP_MATRIX_FEATURE) && adapter.features.has("subgroups") && matrixConfigs.length > 0;
-    if (matrix) features.push("subgroups", SUBGROUP_MATRIX_FEATURE);
+    const subgroups = adapter.features.has("subgroups");
+    if (subgroups) features.push("subgroups");
+    const matrix = adapter.features.has(SUBGROUP_MATRIX_FEATURE) && subgroups && matrixConfigs.length > 0;
+    if (matrix) features.push(SUBGROUP_MATRIX_FEATURE);
     let device: GPUDevice;
     try {
       // Feature names outside @webgpu/types' union are still valid strings for Dawn.
@@ -114,6 +119,7 @@ export class GpuContext {
     const caps: DeviceCaps = {
       dot4: wgslFeatures.has("packed_4x8_integer_dot_product"),
       timestamps,
+      subgroups,
       subgroupMatrix: matrix ? matrixConfigs : [],
       subgroupMaxSize: adapter.info.subgroupMaxSize ?? 0,
       maxWorkgroupStorage: l.maxComputeWorkgroupStorageSize,
@@ -166,6 +172,7 @@ export class GpuContext {
       thrown = e;
       failed = true;
     }
+    expectShortWait(); // Dawn answers the pops at its next tick: no need to sleep a timer period
     const scopes = await Promise.allSettled([d.popErrorScope(), d.popErrorScope(), d.popErrorScope()]);
     if (this.lost) throw new GpuError("device-lost", `${what}: GPU device lost (${this.lostReason})`);
     // Our own errors (a kernel that does not build, sizes above a limit) say more than the scope's copy.

@@ -5,8 +5,8 @@
  * pipeline.ts. A row whose length is not a multiple of 4 ends in a word whose unused high bytes
  * are 0, which adds nothing to a dot product.
  */
-import { W1_KEY, W2_KEY, genWord, shift1, shift2, workRootHeader, type GenKey, type Sizes } from "@tops/protocol";
-import { CHUNK_BYTES, MAX_HEADER_BYTES, levelCounts } from "./blake3";
+import { LEAF_PREFIX, NODE_PREFIX, W1_KEY, W2_KEY, genWord, shift1, shift2, type GenKey, type Sizes } from "@tops/protocol";
+import { LEAF_HEADER_BYTES, LEAF_PARAMS_BYTES, leafChunks, treeLevels } from "./merkle";
 
 export interface Layout {
   readonly sizes: Sizes;
@@ -20,11 +20,12 @@ export interface Layout {
   readonly shift2: number;
   /** Bytes of the packed y1 / y2 buffers (rows padded to whole words). */
   readonly outBytes: number;
-  /** The hashed message: header ‖ y2 without row padding. */
-  readonly header: Uint8Array;
-  readonly messageBytes: number;
-  readonly chunks: number;
-  readonly levels: readonly number[];
+  /** 1 KiB BLAKE3 chunks of one row's leaf message (52-byte header ‖ n bytes). */
+  readonly leafChunks: number;
+  /** Node counts of the levels inside one leaf's message (empty for a one-chunk leaf). */
+  readonly leafLevels: readonly number[];
+  /** Node counts of the Merkle tree's levels over the rows' leaves (empty for one row). */
+  readonly treeLevels: readonly number[];
 }
 
 /** Mask of the last word of a row of `cols` int8: keeps only the bytes that exist. */
@@ -33,9 +34,7 @@ export const tailMask = (cols: number): number => (cols % 4 === 0 ? 0xffffffff :
 export function layoutFor(sizes: Sizes): Layout {
   const rows = sizes.m * sizes.batch;
   const NW = Math.ceil(sizes.n / 4);
-  const header = workRootHeader(sizes);
-  const messageBytes = header.length + rows * sizes.n;
-  const chunks = Math.ceil(messageBytes / CHUNK_BYTES);
+  const chunks = leafChunks(sizes.n);
   return {
     sizes,
     rows,
@@ -44,10 +43,9 @@ export function layoutFor(sizes: Sizes): Layout {
     shift1: shift1(sizes.k),
     shift2: shift2(sizes.n),
     outBytes: rows * NW * 4,
-    header,
-    messageBytes,
-    chunks,
-    levels: levelCounts(chunks),
+    leafChunks: chunks,
+    leafLevels: treeLevels(chunks),
+    treeLevels: treeLevels(rows),
   };
 }
 
@@ -75,14 +73,16 @@ export function dimsWords(l: Layout, layer: 1 | 2): Uint32Array {
     : new Uint32Array([l.rows, n, l.NW, l.NW, l.shift2, tailMask(n), 0, 0]);
 }
 
-/** The HashParams uniform of blake3.ts. */
-export function hashParamsWords(l: Layout): Uint32Array {
-  const words = new Uint32Array(24);
-  words.set([l.messageBytes, l.header.length, l.sizes.n, l.NW, l.chunks, l.chunks * 256, 0, 0]);
-  if (l.header.length > MAX_HEADER_BYTES) throw new RangeError("work_root header longer than the hash kernel holds");
-  const header = new Uint8Array(MAX_HEADER_BYTES);
-  header.set(l.header);
-  const view = new DataView(header.buffer);
-  for (let i = 0; i < MAX_HEADER_BYTES / 4; i++) words[8 + i] = view.getUint32(4 * i, true);
+const wordsLE = (bytes: Uint8Array): number[] => Array.from({ length: bytes.length / 4 }, (_, i) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(4 * i, true));
+
+/** The LeafParams uniform of merkle.ts: counts, then LEAF_PREFIX and m, n, k, batch as words. */
+export function leafParamsWords(l: Layout): Uint32Array {
+  const { m, n, k, batch } = l.sizes;
+  const words = new Uint32Array(LEAF_PARAMS_BYTES / 4);
+  words.set([l.rows, n, l.NW, l.leafChunks, LEAF_HEADER_BYTES + n, 0, 0, 0]);
+  words.set([...wordsLE(LEAF_PREFIX), m, n, k, batch], 8);
   return words;
 }
+
+/** NODE_PREFIX as the 8 words of the nodes kernel's uniform. */
+export const nodePrefixWords = (): Uint32Array => new Uint32Array(wordsLE(NODE_PREFIX));

@@ -1,14 +1,16 @@
 /**
  * Runs attempts on one GpuContext: compiles pipelines once, keeps buffers per size (the two
- * most recent sizes), records one compute pass per attempt (GEMMs, then the hash), and reads
- * back the 32-byte digest (plus y2 only when asked or when hashing on the CPU).
+ * most recent sizes), records one compute pass per attempt (GEMMs, then the row leaves and the
+ * Merkle tree of work_root), and reads back the root and the leaves (plus y2 only when asked or
+ * when hashing on the CPU).
  */
-import { activationKey, workRootHasher, type Sizes } from "@tops/protocol";
+import { activationKey, merkleRoot, rowLeaves, type Sizes } from "@tops/protocol";
 import { GpuError, errorText, firstLine } from "../errors";
-import { CHUNKS_SOURCE, PACK_SOURCE, PARENTS_SOURCE } from "./blake3";
+import { LEAF_CHUNKS_SOURCE, LEAF_PARENTS_SOURCE, NODES_SOURCE, TREE_LEVEL_SLOT } from "./merkle";
 import { FOLD } from "./wgsl";
 import { MAP_READ, Usage, type GpuContext } from "./device";
-import { LEVEL_SLOT, SizeResources } from "./resources";
+import { READBACK_LEAVES_AT, SizeResources } from "./resources";
+import { expectShortWait } from "./ticks";
 import type { Step, Variant } from "./variants";
 
 export interface RunOptions {
@@ -19,6 +21,8 @@ export interface RunOptions {
 
 export interface RunResult {
   readonly workRoot: Uint8Array;
+  /** rows·32 bytes: leaf r at r·32. */
+  readonly leaves: Uint8Array;
   readonly y2?: Uint8Array;
   readonly gpuMs?: number;
 }
@@ -131,33 +135,78 @@ export class AttemptRunner {
     return steps;
   }
 
+  /**
+   * work_root v2 (merkle.ts): leaves of every row (chunk kernel, then the in-leaf levels when a
+   * row spans several chunks), then the tree levels; the root lands in the last level written,
+   * or is the single leaf.
+   */
   private async hashPlan(r: SizeResources): Promise<HashPlan> {
     let plan = this.hashPlans.get(r);
     if (plan) return plan;
-    const { chunks, levels } = r.layout;
+    const { rows, leafChunks, leafLevels, treeLevels } = r.layout;
     const buf = (binding: number, buffer: GPUBuffer, offset = 0, size?: number): GPUBindGroupEntry => ({
       binding,
       resource: size === undefined ? { buffer, offset } : { buffer, offset, size },
     });
+    const level = (i: number): GPUBindGroupEntry => buf(0, r.levels!, i * TREE_LEVEL_SLOT, 16);
+    // With one chunk per row the chunk kernel writes the leaves directly; cvs is bound but unused.
+    const cvs = r.cvA ?? r.nodesA;
     const steps: Step[] = [
-      { pipeline: "blake3-pack", source: () => PACK_SOURCE, entries: [buf(0, r.hashParams), buf(1, r.y2), buf(2, r.msg)], grid: wordGrid(chunks * 256) },
-      { pipeline: "blake3-chunks", source: () => CHUNKS_SOURCE, entries: [buf(0, r.hashParams), buf(1, r.msg), buf(2, r.cvA)], grid: wordGrid(chunks) },
+      {
+        pipeline: "leaf-chunks",
+        source: () => LEAF_CHUNKS_SOURCE,
+        entries: [buf(0, r.leafParams), buf(1, r.y2), buf(2, cvs), buf(3, r.leaves)],
+        grid: wordGrid(rows * leafChunks),
+      },
     ];
-    // Tree levels ping-pong between cvA and cvB; the root lands in whichever was written last.
-    let src = r.cvA;
-    let dst = r.cvB;
-    levels.forEach((count, i) => {
+    let src = cvs;
+    let dst = r.cvB ?? r.nodesB;
+    leafLevels.forEach((count, i) => {
       steps.push({
-        pipeline: "blake3-parents",
-        source: () => PARENTS_SOURCE,
-        entries: [buf(0, r.levels!, i * LEVEL_SLOT, 16), buf(1, src), buf(2, dst)],
-        grid: wordGrid(Math.ceil(count / 2)),
+        pipeline: "leaf-parents",
+        source: () => LEAF_PARENTS_SOURCE,
+        entries: [level(i), buf(1, src), buf(2, dst), buf(3, r.leaves)],
+        grid: wordGrid(rows * Math.ceil(count / 2)),
       });
       [src, dst] = [dst, src];
     });
-    plan = { steps: await this.bind(steps), digest: src };
+    let root = r.leaves;
+    [src, dst] = [r.leaves, r.nodesA];
+    treeLevels.forEach((count, i) => {
+      steps.push({
+        pipeline: "nodes",
+        source: () => NODES_SOURCE,
+        entries: [level(leafLevels.length + i), buf(1, src), buf(2, dst), buf(3, r.nodePrefix)],
+        grid: wordGrid(Math.ceil(count / 2)),
+      });
+      root = dst;
+      [src, dst] = [dst, src === r.leaves ? r.nodesB : src];
+    });
+    plan = { steps: await this.bind(steps), digest: root };
     this.hashPlans.set(r, plan);
     return plan;
+  }
+
+  /**
+   * Everything an attempt needs before the clock starts: buffers and weights for these sizes
+   * (the uploads waited for), pipelines compiled, bind groups made. Idempotent and cheap once done.
+   */
+  async prepare(variant: Variant, sizes: Sizes, hashOn: "gpu" | "cpu"): Promise<void> {
+    const ready = this.resident.get(sizesKey(sizes));
+    if (ready && this.plans.get(ready)?.has(variant.name) && (hashOn === "cpu" || this.hashPlans.has(ready))) return;
+    const label = `preparing ${sizesKey(sizes)} for ${variant.name}`;
+    try {
+      await this.ctx.scoped(label, async () => {
+        const fresh = !this.resident.has(sizesKey(sizes));
+        const r = this.resources(sizes);
+        await this.plan(variant, r);
+        if (hashOn === "gpu") await this.hashPlan(r);
+        if (fresh) await this.ctx.device.queue.onSubmittedWorkDone();
+      });
+    } catch (e) {
+      this.forget(sizes);
+      throw e;
+    }
   }
 
   async run(variant: Variant, sizes: Sizes, seed: Uint8Array, opts: RunOptions): Promise<RunResult> {
@@ -194,7 +243,10 @@ export class AttemptRunner {
       pass.dispatchWorkgroups(s.grid[0], s.grid[1], s.grid[2]);
     }
     pass.end();
-    if (hash) enc.copyBufferToBuffer(hash.digest, 0, r.readback, 0, 32);
+    if (hash) {
+      enc.copyBufferToBuffer(hash.digest, 0, r.readback, 0, 32);
+      enc.copyBufferToBuffer(r.leaves, 0, r.readback, READBACK_LEAVES_AT, r.layout.rows * 32);
+    }
     if (this.querySet && this.resolve) {
       enc.resolveQuerySet(this.querySet, 0, 2, this.resolve, 0);
       enc.copyBufferToBuffer(this.resolve, 0, r.readback, 32, 16);
@@ -202,6 +254,7 @@ export class AttemptRunner {
     const y2Read = opts.returnY2 || !hash ? r.y2ReadBuffer() : undefined;
     if (y2Read) enc.copyBufferToBuffer(r.y2, 0, y2Read, 0, r.layout.outBytes);
     q.submit([enc.finish()]);
+    expectShortWait();
 
     const readsBack = hash !== undefined || this.querySet !== undefined;
     try {
@@ -209,10 +262,14 @@ export class AttemptRunner {
       const maps = await Promise.allSettled([readsBack ? r.readback.mapAsync(MAP_READ) : undefined, y2Read?.mapAsync(MAP_READ)]);
       for (const m of maps) if (m.status === "rejected") throw m.reason;
       let workRoot: Uint8Array | undefined;
+      let leaves: Uint8Array | undefined;
       let gpuMs: number | undefined;
       if (readsBack) {
-        const bytes = new Uint8Array(r.readback.getMappedRange(0, 64));
-        if (hash) workRoot = bytes.slice(0, 32);
+        const bytes = new Uint8Array(r.readback.getMappedRange());
+        if (hash) {
+          workRoot = bytes.slice(0, 32);
+          leaves = bytes.slice(READBACK_LEAVES_AT, READBACK_LEAVES_AT + r.layout.rows * 32);
+        }
         if (this.querySet) {
           const ts = new BigUint64Array(bytes.buffer, bytes.byteOffset + 32, 2);
           if (ts[1]! > ts[0]!) gpuMs = Number(ts[1]! - ts[0]!) / 1e6;
@@ -223,18 +280,15 @@ export class AttemptRunner {
         const padded = new Uint8Array(y2Read.getMappedRange(0, r.layout.outBytes));
         const { n } = sizes;
         const stride = r.layout.NW * 4;
+        y2 = new Uint8Array(r.layout.rows * n);
+        for (let row = 0; row < r.layout.rows; row++) y2.set(padded.subarray(row * stride, row * stride + n), row * n);
         if (!hash) {
-          const h = workRootHasher(sizes);
-          if (stride === n) h.update(padded);
-          else for (let row = 0; row < r.layout.rows; row++) h.update(padded.subarray(row * stride, row * stride + n));
-          workRoot = h.digest();
+          leaves = rowLeaves(sizes, y2);
+          workRoot = merkleRoot(leaves);
         }
-        if (opts.returnY2) {
-          y2 = new Uint8Array(r.layout.rows * n);
-          for (let row = 0; row < r.layout.rows; row++) y2.set(padded.subarray(row * stride, row * stride + n), row * n);
-        }
+        if (!opts.returnY2) y2 = undefined;
       }
-      return { workRoot: workRoot!, ...(y2 ? { y2 } : {}), ...(gpuMs !== undefined ? { gpuMs } : {}) };
+      return { workRoot: workRoot!, leaves: leaves!, ...(y2 ? { y2 } : {}), ...(gpuMs !== undefined ? { gpuMs } : {}) };
     } finally {
       if (r.readback.mapState === "mapped") r.readback.unmap();
       if (y2Read?.mapState === "mapped") y2Read.unmap();

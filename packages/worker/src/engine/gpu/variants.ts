@@ -14,12 +14,14 @@ import {
   gemmDot4Source,
   gemmF32Source,
   subgroupMatrixSource,
+  subgroupSplitSource,
   tileColWords,
   tileRows,
+  type SplitShape,
   type TileShape,
 } from "./wgsl";
 
-export type VariantFamily = "dot4" | "f32" | "sgmat" | "naive";
+export type VariantFamily = "dot4" | "sg" | "f32" | "sgmat" | "naive";
 
 /** Buffers of one size, as a variant binds them. */
 export interface PlanBuffers {
@@ -185,6 +187,38 @@ function subgroupMatrixVariant(cfg: SubgroupMatrixConfig, subgroupMaxSize: numbe
   };
 }
 
+/** Subgroup k-split variant (see subgroupSplitSource): needs `subgroups` and dot4. */
+function subgroupSplitVariant(shape: SplitShape): Variant {
+  const name = `sg-${shape.lanes}r${shape.rm}x${shape.rn}`;
+  const step = (layer: 1 | 2, b: PlanBuffers): Step => ({
+    pipeline: `${name}/${layer === 1 ? "gen" : "buffer"}`,
+    source: () => subgroupSplitSource(shape, layer === 1 ? "gen" : "buffer"),
+    entries: layer === 1 ? [buf(0, b.dims1), buf(1, b.w1), buf(2, b.y1), buf(3, b.key)] : [buf(0, b.dims2), buf(1, b.w2), buf(2, b.y2), buf(3, b.y1)],
+    grid: foldGrid(ceilDiv(b.NW, shape.rn), ceilDiv(b.rows, shape.rm)),
+  });
+  return {
+    name,
+    family: "sg",
+    testedOnHardware: true,
+    auto: true,
+    needsA: false,
+    needsAcc: false,
+    clearsOutputs: false,
+    unsupported: (caps) => {
+      if (!caps.subgroups) return "the adapter does not offer the subgroups feature";
+      if (!caps.dot4) return "WGSL packed_4x8_integer_dot_product (dot4I8Packed) is missing";
+      return shape.lanes > caps.maxInvocations || shape.lanes > caps.maxWorkgroupSizeX ? `needs ${shape.lanes} invocations per workgroup` : null;
+    },
+    unsupportedSizes: () => null,
+    steps: (b) => [step(1, b), step(2, b)],
+  };
+}
+
+const SPLITS: readonly SplitShape[] = [
+  { lanes: 64, rm: 4, rn: 4 },
+  { lanes: 32, rm: 4, rn: 2 },
+];
+
 /** Tile shapes: 8×8 suits llvmpipe's 8-wide SIMD; 16×16 (256 invocations) suits discrete GPUs. */
 const TILES: readonly TileShape[] = [
   { wgX: 8, wgY: 8, rm: 4, rn: 4, bk: 4 },
@@ -196,6 +230,7 @@ const TILES: readonly TileShape[] = [
 export function allVariants(caps: DeviceCaps): Variant[] {
   return [
     ...TILES.map((t) => tiledVariant("dot4", t)),
+    ...SPLITS.map(subgroupSplitVariant),
     ...caps.subgroupMatrix.map((c) => subgroupMatrixVariant(c, caps.subgroupMaxSize)),
     ...TILES.slice(0, 2).map((t) => tiledVariant("f32", t)),
     naiveVariant,

@@ -367,3 +367,81 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   outp[row * dims.NW + cw] = pack4(v, dims.shift);
 }
 `;
+
+/** Subgroup k-split kernel: one workgroup per block of `rm` rows × `rn` output words. */
+export interface SplitShape {
+  /** Invocations per workgroup (any multiple of the subgroup size works; 64 suits 8…64-wide subgroups). */
+  readonly lanes: number;
+  readonly rm: number;
+  readonly rn: number;
+}
+
+/**
+ * GEMM with the k dimension split across the lanes of a workgroup and reduced with
+ * `subgroupAdd` (WGSL `subgroups`), then across the workgroup's subgroups with workgroup
+ * atomics. No shared tiles: lane l reads k words l, l + lanes, … of the block's A rows and W
+ * rows, so neighbouring lanes read neighbouring words. Integer addition is associative, so
+ * the order of the reduction cannot change a bit: exact like the tiled kernels. Every
+ * subgroup operation sits in uniform control flow (the k loop's trip count is the same for
+ * all lanes; out-of-range words load as 0).
+ */
+export function subgroupSplitSource(s: SplitShape, a: ASource): string {
+  const accs = range(s.rm).flatMap((i) => range(s.rn).map((j) => [i, j] as const));
+  const values = s.rm * s.rn * 4;
+  return `enable subgroups;
+${COMMON}${gemmBindings(a)}
+const RM = ${s.rm}u;
+const RN = ${s.rn}u;
+const LANES = ${s.lanes}u;
+var<workgroup> red: array<atomic<i32>, ${values}>;
+
+@compute @workgroup_size(${s.lanes}, 1, 1)
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) sgLane: u32) {
+  let row0 = (wid.y + wid.z * ${FOLD}u) * RM;
+  if (row0 >= dims.M) { return; }
+  let cw0 = wid.x * RN;
+${accs.map(([i, j]) => `  var acc${i}_${j} = vec4i(0);`).join("\n")}
+  for (var k0 = 0u; k0 < dims.KW; k0 += LANES) {
+    let w = k0 + li;
+    let inK = w < dims.KW;
+${range(s.rm)
+  .map((i) => `    var a${i} = 0u; if (inK && row0 + ${i}u < dims.M) { a${i} = loadA(row0 + ${i}u, w); }`)
+  .join("\n")}
+${range(s.rn)
+  .map(
+    (j) =>
+      `    var b${j} = vec4u(0u);\n` +
+      range(4)
+        .map((q) => `    { let c = (cw0 + ${j}u) * 4u + ${q}u; if (inK && c < dims.N) { b${j}[${q}] = wt[c * dims.KW + w]; } }`)
+        .join("\n"),
+  )
+  .join("\n")}
+${accs.map(([i, j]) => `    acc${i}_${j} += vec4i(dot4I8Packed(a${i}, b${j}.x), dot4I8Packed(a${i}, b${j}.y), dot4I8Packed(a${i}, b${j}.z), dot4I8Packed(a${i}, b${j}.w));`).join("\n")}
+  }
+${accs
+  .map(
+    ([i, j]) => `  {
+    let s = subgroupAdd(acc${i}_${j});
+    if (sgLane == 0u) {
+${range(4)
+  .map((q) => `      atomicAdd(&red[${(i * s.rn + j) * 4 + q}u], s[${q}]);`)
+  .join("\n")}
+    }
+  }`,
+  )
+  .join("\n")}
+  workgroupBarrier();
+  if (li < RM * RN) {
+    let i = li / RN;
+    let j = li % RN;
+    let r = row0 + i;
+    let cw = cw0 + j;
+    if (r < dims.M && cw < dims.NW) {
+      let base = li * 4u;
+      let v = vec4i(atomicLoad(&red[base]), atomicLoad(&red[base + 1u]), atomicLoad(&red[base + 2u]), atomicLoad(&red[base + 3u]));
+      outp[r * dims.NW + cw] = pack4(v, dims.shift);
+    }
+  }
+}
+`;
+}

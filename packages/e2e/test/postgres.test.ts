@@ -1,0 +1,90 @@
+/**
+ * Aggregators on a real PostgreSQL (DATABASE_URL), as real processes:
+ *  - two aggregators on one database race N concurrent copies of one receipt: exactly one is
+ *    stored, every other copy gets the idempotent answer (200 duplicate with the same seq, or
+ *    503 IN_PROGRESS that a retry turns into it);
+ *  - the aggregator killed (SIGKILL) mid-run: every receipt the worker signed is stored exactly once.
+ */
+import { randomBytes } from "node:crypto";
+import { publicKeyHex, secretKeyFromHex, serializeReceipt, signReceipt } from "@tops/protocol";
+import { postgresUnavailable, startPgCluster, type PgCluster } from "@tops/store/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, getText, jsonLines, sampleValue, startAggregator, startWorker, storedReceipts, tempDir, waitFor, type Aggregator } from "./harness";
+
+const unavailable = postgresUnavailable();
+const stoppers: (() => Promise<unknown>)[] = [];
+let cluster: PgCluster | undefined;
+
+beforeAll(async () => {
+  if (!unavailable) cluster = await startPgCluster();
+});
+afterAll(async () => {
+  for (const stop of stoppers.reverse()) await stop();
+  cluster?.stop();
+});
+
+async function post(url: string, body: string): Promise<{ status: number; seq?: number; duplicate?: boolean; code?: string }> {
+  const res = await fetch(`${url}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body });
+  const json = (await res.json()) as { seq?: number; duplicate?: boolean; error?: { code: string } };
+  return { status: res.status, ...(json.seq !== undefined ? { seq: json.seq } : {}), ...(json.duplicate ? { duplicate: true } : {}), ...(json.error ? { code: json.error.code } : {}) };
+}
+
+describe.skipIf(unavailable !== null)(`two aggregators on one PostgreSQL${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+  it("N concurrent copies of one receipt spread over both: exactly one stored, the others answered idempotently", async () => {
+    const databaseUrl = cluster!.newDatabase();
+    const env = { DATABASE_URL: databaseUrl, AUDIT_RATE: "0", EPOCH_SECONDS: "600" };
+    const a = await startAggregator(env, tempDir("pg-a"));
+    stoppers.push(() => a.proc.stop());
+    const b = await startAggregator(env, tempDir("pg-b"));
+    stoppers.push(() => b.proc.stop());
+    const challenge = (await (await fetch(`${a.url}/challenge`)).json()) as { epoch_id: number; prev_hash_hex: string };
+    // Both serve the same challenge: they share the epoch secret through the database.
+    expect((await (await fetch(`${b.url}/challenge`)).json())).toEqual(challenge);
+
+    const sk = secretKeyFromHex(randomBytes(32).toString("hex"));
+    const body = serializeReceipt(signReceipt({
+      device_did: "did:test:race", epoch_id: challenge.epoch_id, prev_hash_hex: challenge.prev_hash_hex, nonce: 1,
+      work_root_hex: "ab".repeat(32), sizes: { m: 8, n: 8, k: 8, batch: 1 }, time_ms: 1, kernel_ver: "t", driver_hint: "t",
+    }, sk));
+    const N = 40;
+    const answers = await Promise.all(Array.from({ length: N }, (_, i) => post(i % 2 === 0 ? a.url : b.url, body)));
+    const stored = answers.filter((x) => x.status === 200 && !x.duplicate);
+    expect(stored).toHaveLength(1);
+    const seq = stored[0]!.seq;
+    for (const x of answers) {
+      if (x.status === 200) expect(x.seq).toBe(seq);
+      else expect([x.status, x.code]).toEqual([503, "IN_PROGRESS"]);
+    }
+    // A retry of any copy, on either aggregator, is the same answer.
+    expect(await post(b.url, body)).toMatchObject({ status: 200, seq, duplicate: true });
+    expect(await post(a.url, body)).toMatchObject({ status: 200, seq, duplicate: true });
+    expect((await storedReceipts(a.url)).length).toBe(1);
+    expect((await storedReceipts(b.url)).length).toBe(1);
+  });
+});
+
+describe.skipIf(unavailable !== null)(`the aggregator on PostgreSQL killed mid-run${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+  it("loses no signed receipt and records none twice (every receipt audited)", async () => {
+    const skHex = randomBytes(32).toString("hex");
+    const port = await freePort();
+    const env = { DATABASE_URL: cluster!.newDatabase(), ALLOWED_KEYS: publicKeyHex(secretKeyFromHex(skHex)), AUDIT_RATE: "1", EPOCH_SECONDS: "600" };
+    const dataDir = tempDir("pg-kill");
+    let aggregator: Aggregator = await startAggregator(env, dataDir, port);
+    stoppers.push(() => aggregator.proc.stop());
+    const worker = await startWorker({
+      WORKER_SK_HEX: skHex, AGGREGATOR_URL: `${aggregator.url}/verify`, MAX_ATTEMPTS: "40", RATE_LIMIT: "8",
+      MAX_RETRIES: "1", BREAKER_THRESHOLD: "2", BREAKER_COOLDOWN_MS: "300",
+    });
+    stoppers.push(() => worker.proc.stop());
+    await waitFor("some accepted receipts", async () => sampleValue(await getText(`${worker.metricsUrl}/prometheus`), "tops_worker_successful_attempts_total") >= 5);
+    await aggregator.proc.stop("SIGKILL");
+    await new Promise((r) => setTimeout(r, 700));
+    aggregator = await startAggregator(env, dataDir, port);
+
+    expect(await worker.proc.exited).toBe(0);
+    const signed = jsonLines(worker.proc.output()).filter((e) => e.event === "signed").map((e) => e.nonce as number);
+    expect(signed).toHaveLength(40);
+    const nonces = (await storedReceipts(aggregator.url)).map((r) => r.receipt.nonce);
+    expect([...nonces].sort()).toEqual([...signed].sort());
+  });
+});
