@@ -31,7 +31,7 @@ interface RunResult {
 
 interface Scenario {
   readonly name: string;
-  readonly engine: "jsonl" | "embedded" | "embedded-inline" | "postgres";
+  readonly engine: "jsonl" | "embedded" | "embedded-thread" | "postgres";
   readonly processes: number;
 }
 
@@ -68,7 +68,7 @@ async function runOnce(s: Scenario, template: string, cluster: PgCluster | null)
   const dir = mkdtempSync(join(tmpdir(), "tops-store-bench-"));
   let databaseUrl = "";
   try {
-    if (s.engine === "embedded" || s.engine === "embedded-inline") cpSync(template, dir, { recursive: true });
+    if (s.engine === "embedded" || s.engine === "embedded-thread") cpSync(template, dir, { recursive: true });
     if (s.engine === "postgres") {
       if (!cluster) throw new Error("no cluster");
       const name = `bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
@@ -114,8 +114,8 @@ try {
   await (await openStore({ dataDir: template })).close();
   const scenarios: Scenario[] = [
     { name: "JSON-lines ledger (group commit + fdatasync)", engine: "jsonl", processes: 1 },
-    { name: "embedded, PGlite on a worker thread (default)", engine: "embedded", processes: 1 },
-    { name: "embedded, PGlite on the event loop", engine: "embedded-inline", processes: 1 },
+    { name: "embedded, PGlite on the event loop (default)", engine: "embedded", processes: 1 },
+    { name: "embedded, PGlite on a worker thread (embeddedThread)", engine: "embedded-thread", processes: 1 },
     ...(cluster
       ? ([
           { name: "PostgreSQL, 1 process", engine: "postgres", processes: 1 },

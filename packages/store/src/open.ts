@@ -14,6 +14,6 @@ export async function openStore(o: OpenStoreOptions): Promise<ReceiptStore> {
     const backend = await PostgresBackend.open(o.databaseUrl, o.poolSize ?? 16, o.observer, o.log);
     return new SqlReceiptStore("postgres", backend);
   }
-  if (o.embeddedThread === false) return new SqlReceiptStore("embedded", await EmbeddedBackend.open(o.dataDir, o.observer, o.log));
-  return ThreadedEmbeddedStore.open(o.dataDir, o.observer, o.log);
+  if (o.embeddedThread === true) return ThreadedEmbeddedStore.open(o.dataDir, o.observer, o.log);
+  return new SqlReceiptStore("embedded", await EmbeddedBackend.open(o.dataDir, o.observer, o.log));
 }

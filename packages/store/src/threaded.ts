@@ -1,5 +1,5 @@
 /**
- * The embedded engine on its own worker thread (the default): this side only forwards calls.
+ * The embedded engine on its own worker thread (openStore's embeddedThread): this side only forwards calls.
  * The aggregator's event loop then spends microseconds per accept instead of the ≈0.7 ms that
  * PGlite's synchronous WASM takes, and the database work runs on another core.
  */

@@ -21,7 +21,7 @@ function childEnv(loc: StoreLocation, extra: Record<string, string> = {}): Recor
   return { STORE_DATA_DIR: loc.options.dataDir, DATABASE_URL: loc.options.databaseUrl ?? "", ...extra };
 }
 
-for (const { name, skip, reason } of ENGINES.filter((e) => e.name !== "embedded-inline")) {
+for (const { name, skip, reason } of ENGINES.filter((e) => e.name !== "embedded-thread")) {
   describe.skipIf(skip)(`crash safety on ${name}${reason}`, () => {
     it("kill -9 in the middle of a stream of accepts: every accept that resolved is there after a restart", async () => {
       const loc = await freshLocation(name);
@@ -57,7 +57,7 @@ describe("embedded engine durability", () => {
   it("commits call fsync (PGlite's own build never does), grouped: fewer syncs than concurrent accepts", async () => {
     const loc = await freshLocation("embedded");
     locations.push(loc);
-    const store = await loc.open({ embeddedThread: false });
+    const store = await loc.open();
     try {
       if (!(store instanceof SqlReceiptStore) || !(store.importBackend instanceof EmbeddedBackend)) throw new Error("not the embedded engine");
       const backend = store.importBackend;

@@ -36,11 +36,11 @@ export async function freshDatabaseUrl(): Promise<string> {
   return pgAdminUrl.replace(/\/postgres$/, `/${name}`);
 }
 
-/** "embedded-inline": the embedded engine on the caller's thread (openStore's embeddedThread: false). */
-export type EngineName = "embedded" | "embedded-inline" | "postgres";
+/** "embedded-thread": the embedded engine on its worker thread (openStore's embeddedThread: true). */
+export type EngineName = "embedded" | "embedded-thread" | "postgres";
 export const ENGINES: readonly { name: EngineName; skip: boolean; reason: string }[] = [
   { name: "embedded", skip: false, reason: "" },
-  { name: "embedded-inline", skip: false, reason: "" },
+  { name: "embedded-thread", skip: false, reason: "" },
   { name: "postgres", skip: !havePostgres, reason: havePostgres ? "" : ` (skipped: ${pgUnavailable})` },
 ];
 
@@ -54,7 +54,7 @@ export interface StoreLocation {
 export async function freshLocation(engine: EngineName): Promise<StoreLocation> {
   const dataDir = engine === "postgres" ? emptyDir() : freshEmbeddedDir();
   const options: OpenStoreOptions =
-    engine === "postgres" ? { dataDir, databaseUrl: await freshDatabaseUrl() } : { dataDir, embeddedThread: engine === "embedded" };
+    engine === "postgres" ? { dataDir, databaseUrl: await freshDatabaseUrl() } : { dataDir, embeddedThread: engine === "embedded-thread" };
   return {
     options,
     open: (extra) => openStore({ ...options, ...extra }),
