@@ -1,7 +1,7 @@
 /**
- * One load process of the benchmark. Opens ENGINE (jsonl | embedded | postgres), prepares COUNT
+ * One load process of the benchmark. Opens ENGINE (jsonl | embedded | embedded-thread | postgres), prepares COUNT
  * distinct receipts, warms up with WARMUP others, prints "ready", waits for a line on stdin, accepts them with CONCURRENCY in
- * flight, and prints one JSON line: {startMs, endMs, latenciesMs}.
+ * flight, and prints one JSON line: {startMs, endMs, eventLoopBusy, latenciesMs}.
  */
 import { randomBytes } from "node:crypto";
 import { writeSync } from "node:fs";
@@ -32,7 +32,12 @@ if (engine === "jsonl") {
   accept = (r, wire) => ledger.accept(r, wire, Date.now(), false);
   close = () => ledger.close();
 } else {
-  const store = await openStore({ dataDir, databaseUrl: engine === "postgres" ? process.env.DATABASE_URL : undefined, poolSize: concurrency });
+  const store = await openStore({
+    dataDir,
+    databaseUrl: engine === "postgres" ? process.env.DATABASE_URL : undefined,
+    poolSize: concurrency,
+    embeddedThread: engine === "embedded-thread",
+  });
   accept = async (r, wire) => {
     const o = await store.accept(r, wire, { audited: false, acceptedAt: Date.now(), ops: 33_554_432 });
     if (o.kind !== "stored") throw new Error(`not stored: ${o.kind}`);
@@ -59,6 +64,7 @@ for await (const _ of createInterface({ input: process.stdin })) break;
 const latencies: number[] = [];
 let next = 0;
 const startMs = performance.timeOrigin + performance.now();
+const eluStart = performance.eventLoopUtilization();
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
     while (next < count) {
@@ -70,6 +76,8 @@ await Promise.all(
   }),
 );
 const endMs = performance.timeOrigin + performance.now();
-writeSync(1, `${JSON.stringify({ startMs, endMs, latenciesMs: latencies })}\n`);
+// Share of the timed window this process's event loop was busy: what an HTTP server on it would lose.
+const eventLoopBusy = performance.eventLoopUtilization(eluStart).utilization;
+writeSync(1, `${JSON.stringify({ startMs, endMs, eventLoopBusy, latenciesMs: latencies })}\n`);
 await close();
 process.exit(0);

@@ -7,7 +7,7 @@
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 
-/** Held by this process (so the same process opening twice is refused, not "taken over"). */
+/** Held by this thread (a quick answer; other threads are caught by the pid + start time check). */
 const heldHere = new Set<string>();
 
 /** The process's start time in clock ticks since boot (Linux), or "" where /proc is absent. */
@@ -58,7 +58,8 @@ export class DirLock {
       } catch {
         // Removed meanwhile: try again.
       }
-      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && ownerAlive(owner, startTime)) {
+      if (Number.isSafeInteger(owner) && owner > 0 && ownerAlive(owner, startTime)) {
+        if (owner === process.pid) throw new Error(`the embedded database is already open in this process (${path})`);
         throw new Error(`the embedded database is open in process ${owner} (${path}); run one aggregator per DATA_DIR, or share a PostgreSQL server with DATABASE_URL`);
       }
       try {

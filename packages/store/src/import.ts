@@ -12,9 +12,9 @@
 import { readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { isLowerHex, hexToBytes, type Receipt } from "@tops/protocol";
-import { advanceSeq, alreadyImported, finishImport, insertImportedReceipts, type ImportedReceipt } from "./import-rows";
+import type { ImportedReceipt } from "./import-rows";
 import { scanJsonLines, truncateTo, type ScanReport } from "./jsonl-read";
-import { SqlReceiptStore } from "./receipt-store";
+import type { ImportTarget } from "./receipt-store";
 import type { QuarantineEntry, ReceiptStore, StoreLog } from "./types";
 
 export const LEDGER_FILE = "ledger.jsonl";
@@ -98,13 +98,14 @@ async function checkAndRepair(path: string, validate: (value: unknown, line: num
 }
 
 export async function importJsonl(store: ReceiptStore, dataDir: string, opts: ImportOptions): Promise<ImportReport> {
-  if (!(store instanceof SqlReceiptStore)) throw new TypeError("importJsonl needs a store made by openStore");
-  const backend = store.importBackend;
+  const target = store as Partial<ImportTarget> & ReceiptStore;
+  if (typeof target.importReceipts !== "function") throw new TypeError("importJsonl needs a store made by openStore");
+  const backend = target as ImportTarget;
   const ledgerPath = join(dataDir, LEDGER_FILE);
   const quarantinePath = join(dataDir, QUARANTINE_FILE);
   const none: ImportReport = { receipts: 0, quarantine: 0, repaired: false, epochSecret: false, imported: false };
 
-  if (await alreadyImported(backend, IMPORT_NAME)) return none;
+  if (await backend.importAlreadyDone(IMPORT_NAME)) return none;
   const epochSecret = await importEpochSecret(store, dataDir);
 
   const ledger = await checkAndRepair(ledgerPath, (v, line) => void ledgerRow(v, line, opts.opsOf), opts.log);
@@ -120,18 +121,18 @@ export async function importJsonl(store: ReceiptStore, dataDir: string, opts: Im
       async (value, line) => {
         batch.push(ledgerRow(value, line, opts.opsOf));
         if (batch.length >= BATCH) {
-          receipts += await insertImportedReceipts(backend, batch);
+          receipts += await backend.importReceipts(batch);
           batch = [];
           if (line % 100_000 < BATCH) opts.log?.("jsonl_import_progress", { lines: line, of: ledger.records });
         }
       },
       ledger.validLength,
     );
-    receipts += await insertImportedReceipts(backend, batch);
-    await advanceSeq(backend);
+    receipts += await backend.importReceipts(batch);
+    await backend.importAdvanceSeq();
   }
   if (quarantineReport) await scanJsonLines(quarantinePath, (v) => void quarantine.push(quarantineEntry(v)), quarantineReport.validLength);
-  await finishImport(backend, IMPORT_NAME, receipts, quarantine);
+  await backend.importFinish(IMPORT_NAME, receipts, quarantine);
   for (const path of [ledgerPath, quarantinePath]) {
     try {
       renameSync(path, `${path}.imported`);

@@ -1,6 +1,7 @@
 import { EmbeddedBackend } from "./embedded";
 import { PostgresBackend } from "./postgres";
 import { SqlReceiptStore } from "./receipt-store";
+import { ThreadedEmbeddedStore } from "./threaded";
 import type { OpenStoreOptions, ReceiptStore } from "./types";
 
 /**
@@ -13,5 +14,6 @@ export async function openStore(o: OpenStoreOptions): Promise<ReceiptStore> {
     const backend = await PostgresBackend.open(o.databaseUrl, o.poolSize ?? 16, o.observer, o.log);
     return new SqlReceiptStore("postgres", backend);
   }
+  if (o.embeddedThread === true) return ThreadedEmbeddedStore.open(o.dataDir, o.observer, o.log);
   return new SqlReceiptStore("embedded", await EmbeddedBackend.open(o.dataDir, o.observer, o.log));
 }

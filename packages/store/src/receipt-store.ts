@@ -2,9 +2,10 @@
  * The ReceiptStore on top of either engine: the same SQL for both. Durability and batching are
  * the Backend's job; replay detection is the unique constraints' job (never an in-memory set).
  */
-import { isLowerHex, type Receipt } from "@tops/protocol";
+import type { Receipt } from "@tops/protocol";
 import type { Backend, Row, Sql } from "./sql";
 import { opsParam, toBigInt, toSafeInteger } from "./numbers";
+import { advanceSeq, alreadyImported, finishImport, insertImportedReceipts, type ImportedReceipt } from "./import-rows";
 import {
   StoreQueryError,
   type AcceptOptions,
@@ -39,7 +40,7 @@ counted AS (
 ), totals AS (
   INSERT INTO device_totals AS t (pubkey_hex, device_did, receipts, ops, first_seen, last_seen)
   SELECT pubkey_hex, device_did, count(*), sum(ops), min(accepted_at), max(accepted_at)
-    FROM inserted GROUP BY pubkey_hex, device_did
+    FROM inserted GROUP BY pubkey_hex, device_did ORDER BY pubkey_hex, device_did
   ON CONFLICT (pubkey_hex, device_did) DO UPDATE SET
     receipts = t.receipts + EXCLUDED.receipts,
     ops = t.ops + EXCLUDED.ops,
@@ -61,7 +62,9 @@ const MAX_BATCH = 256;
  * constraint holds (ON CONFLICT waits for a concurrent inserter of the same key to commit, so
  * the SELECT that classifies the conflict afterwards sees its row). The rows travel as one JSON
  * parameter: one SQL text for every batch size, and 2–3× cheaper than nine parameters per row
- * on PGlite. ops is a JSON string (a bigint may not fit a JSON number exactly).
+ * on PGlite. ops is a JSON string (a bigint may not fit a JSON number exactly). Rows are inserted
+ * (and device totals updated) in key order, so two processes' batches that overlap take their
+ * row locks in the same order instead of deadlocking.
  */
 const INSERT_RECEIPTS = `
 WITH inserted AS (
@@ -69,6 +72,7 @@ WITH inserted AS (
   SELECT accepted_at, pubkey_hex, epoch_id, nonce, sig_hex, device_did, audited, ops, receipt_json
     FROM json_to_recordset($1::json) AS x(accepted_at BIGINT, pubkey_hex TEXT, epoch_id BIGINT, nonce BIGINT, sig_hex TEXT,
                                           device_did TEXT, audited BOOLEAN, ops BIGINT, receipt_json TEXT)
+   ORDER BY pubkey_hex, epoch_id, nonce
   ON CONFLICT DO NOTHING
   RETURNING seq, accepted_at, pubkey_hex, device_did, ops, epoch_id, nonce, sig_hex
 ), ${COUNT_INSERTED}
@@ -142,8 +146,11 @@ function storedReceiptOf(row: Row): StoredReceipt {
   };
 }
 
+/** Kept local (not @tops/protocol's): the database thread then loads no crypto or schema library. */
+const COMPRESSED_KEY = /^0[23][0-9a-f]{64}$/;
+
 function checkKey(key: string, parameter = "key"): void {
-  if (!isLowerHex(key, 33) || !(key.startsWith("02") || key.startsWith("03"))) {
+  if (!COMPRESSED_KEY.test(key)) {
     throw new StoreQueryError(parameter, `${parameter} must be a compressed public key: 66 lowercase hex characters starting 02 or 03`);
   }
 }
@@ -162,15 +169,40 @@ function parseCursor(cursor: string): number {
   return Number(cursor);
 }
 
-export class SqlReceiptStore implements ReceiptStore {
+/** What the one-time JSON-lines import needs from a store (both SqlReceiptStore and the threaded proxy have it). */
+export interface ImportTarget {
+  importAlreadyDone(name: string): Promise<boolean>;
+  importReceipts(rows: readonly ImportedReceipt[]): Promise<number>;
+  importAdvanceSeq(): Promise<void>;
+  importFinish(name: string, receipts: number, quarantine: readonly QuarantineEntry[]): Promise<void>;
+}
+
+export class SqlReceiptStore implements ReceiptStore, ImportTarget {
   constructor(
     readonly engine: StoreEngine,
     private readonly backend: Backend,
   ) {}
 
-  /** For the one-time JSON-lines import (import.ts); not part of ReceiptStore. */
+  /** The engine underneath (tests, fill scripts); not part of ReceiptStore. */
   get importBackend(): Backend {
     return this.backend;
+  }
+
+  // ImportTarget (import.ts): the one-time JSON-lines import.
+  importAlreadyDone(name: string): Promise<boolean> {
+    return alreadyImported(this.backend, name);
+  }
+
+  importReceipts(rows: readonly ImportedReceipt[]): Promise<number> {
+    return insertImportedReceipts(this.backend, rows);
+  }
+
+  importAdvanceSeq(): Promise<void> {
+    return advanceSeq(this.backend);
+  }
+
+  importFinish(name: string, receipts: number, quarantine: readonly QuarantineEntry[]): Promise<void> {
+    return finishImport(this.backend, name, receipts, quarantine);
   }
 
   private get sql(): Sql {
@@ -206,6 +238,10 @@ export class SqlReceiptStore implements ReceiptStore {
    */
   private async flush(): Promise<void> {
     while (this.pending.length > 0) {
+      // Let every request already received (HTTP, or messages to the database thread) reach
+      // accept() before the batch is cut: PGlite's work is synchronous, and without this turn of
+      // the event loop each batch would hold only the accept that started it.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const batch = this.pending.splice(0, MAX_BATCH);
       try {
         const outcomes = await this.backend.write((tx) => acceptBatch(tx, batch));

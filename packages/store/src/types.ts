@@ -117,6 +117,12 @@ export interface OpenStoreOptions {
   readonly databaseUrl?: string;
   readonly observer?: StoreObserver;
   readonly log?: StoreLog;
+  /**
+   * Embedded engine: run PGlite on a worker thread, so its synchronous WASM work neither blocks
+   * the caller's event loop nor shares its core (costs ≈0.8 s more at start). Default false: on
+   * the caller's thread.
+   */
+  readonly embeddedThread?: boolean;
   /** Postgres connection pool size (default 16). */
   readonly poolSize?: number;
 }

@@ -27,9 +27,11 @@ export async function freshDatabaseUrl(): Promise<string> {
   return newDatabaseAt(pgAdminUrl);
 }
 
-export type EngineName = "embedded" | "postgres";
+/** "embedded-thread": the embedded engine on its worker thread (openStore's embeddedThread: true). */
+export type EngineName = "embedded" | "embedded-thread" | "postgres";
 export const ENGINES: readonly { name: EngineName; skip: boolean; reason: string }[] = [
   { name: "embedded", skip: false, reason: "" },
+  { name: "embedded-thread", skip: false, reason: "" },
   { name: "postgres", skip: !havePostgres, reason: havePostgres ? "" : ` (skipped: ${pgUnavailable})` },
 ];
 
@@ -41,8 +43,9 @@ export interface StoreLocation {
 }
 
 export async function freshLocation(engine: EngineName): Promise<StoreLocation> {
-  const dataDir = engine === "embedded" ? freshEmbeddedDir() : emptyDir();
-  const options: OpenStoreOptions = engine === "embedded" ? { dataDir } : { dataDir, databaseUrl: await freshDatabaseUrl() };
+  const dataDir = engine === "postgres" ? emptyDir() : freshEmbeddedDir();
+  const options: OpenStoreOptions =
+    engine === "postgres" ? { dataDir, databaseUrl: await freshDatabaseUrl() } : { dataDir, embeddedThread: engine === "embedded-thread" };
   return {
     options,
     open: (extra) => openStore({ ...options, ...extra }),

@@ -1,0 +1,47 @@
+/**
+ * Worker-thread entry of the embedded engine: PGlite runs here, so its WASM work (parsing,
+ * index maintenance, fsync — all synchronous) does not stall the aggregator's event loop, and
+ * uses the second core. Calls arrive as messages; group commit happens here as in-thread.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { EmbeddedBackend } from "./embedded";
+import { SqlReceiptStore } from "./receipt-store";
+import { toWireError, type CallMessage, type ThreadData, type WorkerMessage } from "./thread-protocol";
+
+const port = parentPort;
+if (!port) throw new Error("embedded-thread.ts runs as a worker thread");
+const post = (m: WorkerMessage): void => port.postMessage(m);
+const { dataDir } = workerData as ThreadData;
+
+let store: SqlReceiptStore;
+try {
+  const backend = await EmbeddedBackend.open(
+    dataDir,
+    { commit: (ms) => post({ type: "commit", ms }), error: (errorClass) => post({ type: "db-error", errorClass }) },
+    (event, fields) => post({ type: "log", event, fields }),
+  );
+  store = new SqlReceiptStore("embedded", backend);
+  post({ type: "ready" });
+} catch (e) {
+  post({ type: "open-failed", error: toWireError(e) });
+  process.exit(1);
+}
+
+port.on("message", (m: CallMessage) => {
+  void (async () => {
+    try {
+      let value: unknown;
+      if (m.method === "epochSecret") {
+        const created = m.args[0] as Uint8Array; // the caller made a candidate; used only if none is stored
+        value = await store.epochSecret(() => created);
+      } else {
+        const fn = store[m.method] as (...args: unknown[]) => Promise<unknown>;
+        value = await fn.apply(store, [...m.args]);
+      }
+      post({ type: "result", id: m.id, value });
+      if (m.method === "close") port.close();
+    } catch (e) {
+      post({ type: "error", id: m.id, error: toWireError(e) });
+    }
+  })();
+});
