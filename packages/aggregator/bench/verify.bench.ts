@@ -272,7 +272,8 @@ async function httpThroughput(): Promise<string[]> {
     ? [{ name, env: { AUDIT_RATE: "0", DATABASE_URL: cluster.newDatabase() }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false, processes }]
     : [];
   const scenarios: HttpScenario[] = [
-    { name: "AUDIT_RATE=0, embedded store", env: { AUDIT_RATE: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false },
+    { name: "AUDIT_RATE=0, embedded store on its own thread (default)", env: { AUDIT_RATE: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false },
+    { name: "AUDIT_RATE=0, embedded store inline (EMBEDDED_DB_THREAD=0)", env: { AUDIT_RATE: "0", EMBEDDED_DB_THREAD: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false },
     ...pg("AUDIT_RATE=0, PostgreSQL, 1 aggregator", 1),
     ...pg("AUDIT_RATE=0, PostgreSQL, 2 aggregators", 2),
     { name: "AUDIT_RATE=1, 64³, main thread", env: { AUDIT_RATE: "1", AUDIT_THREADS: "0" }, sizes: { m: 64, n: 64, k: 64, batch: 1 }, count: 600, honest: true },

@@ -66,7 +66,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   const metrics = new AggregatorMetricsRegistry();
   const store = await openStore({
     dataDir: config.dataDir,
-    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { embeddedThread: config.embeddedDbThread }),
     observer: { commit: (ms) => metrics.dbCommit(ms), error: (errorClass) => metrics.dbError(errorClass) },
     log: (event, fields) => log.info({ event, ...fields }, event),
   });
