@@ -2,14 +2,14 @@
  * Aggregators on a real PostgreSQL (DATABASE_URL), as real processes:
  *  - two aggregators on one database race N concurrent copies of one receipt: exactly one is
  *    stored, every other copy gets the idempotent answer (200 duplicate with the same seq, or
- *    503 IN_PROGRESS that a retry turns into it);
- *  - the aggregator killed (SIGKILL) mid-run: every receipt the worker signed is stored exactly once.
+ *    503 IN_PROGRESS that a retry turns into it).
+ * The aggregator killed mid-run on PostgreSQL: restart.test.ts (both engines).
  */
 import { randomBytes } from "node:crypto";
-import { publicKeyHex, secretKeyFromHex, serializeReceipt, signReceipt } from "@tops/protocol";
+import { secretKeyFromHex, serializeReceipt, signReceipt } from "@tops/protocol";
 import { postgresUnavailable, startPgCluster, type PgCluster } from "@tops/store/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, getText, jsonLines, sampleValue, startAggregator, startWorker, storedReceipts, tempDir, waitFor, type Aggregator } from "./harness";
+import { startAggregator, storedReceipts, tempDir } from "./harness";
 
 const unavailable = postgresUnavailable();
 const stoppers: (() => Promise<unknown>)[] = [];
@@ -60,31 +60,5 @@ describe.skipIf(unavailable !== null)(`two aggregators on one PostgreSQL${unavai
     expect(await post(a.url, body)).toMatchObject({ status: 200, seq, duplicate: true });
     expect((await storedReceipts(a.url)).length).toBe(1);
     expect((await storedReceipts(b.url)).length).toBe(1);
-  });
-});
-
-describe.skipIf(unavailable !== null)(`the aggregator on PostgreSQL killed mid-run${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
-  it("loses no signed receipt and records none twice (every receipt audited)", async () => {
-    const skHex = randomBytes(32).toString("hex");
-    const port = await freePort();
-    const env = { DATABASE_URL: cluster!.newDatabase(), ALLOWED_KEYS: publicKeyHex(secretKeyFromHex(skHex)), AUDIT_RATE: "1", EPOCH_SECONDS: "600" };
-    const dataDir = tempDir("pg-kill");
-    let aggregator: Aggregator = await startAggregator(env, dataDir, port);
-    stoppers.push(() => aggregator.proc.stop());
-    const worker = await startWorker({
-      WORKER_SK_HEX: skHex, AGGREGATOR_URL: `${aggregator.url}/verify`, MAX_ATTEMPTS: "40", RATE_LIMIT: "8",
-      MAX_RETRIES: "1", BREAKER_THRESHOLD: "2", BREAKER_COOLDOWN_MS: "300",
-    });
-    stoppers.push(() => worker.proc.stop());
-    await waitFor("some accepted receipts", async () => sampleValue(await getText(`${worker.metricsUrl}/prometheus`), "tops_worker_successful_attempts_total") >= 5);
-    await aggregator.proc.stop("SIGKILL");
-    await new Promise((r) => setTimeout(r, 700));
-    aggregator = await startAggregator(env, dataDir, port);
-
-    expect(await worker.proc.exited).toBe(0);
-    const signed = jsonLines(worker.proc.output()).filter((e) => e.event === "signed").map((e) => e.nonce as number);
-    expect(signed).toHaveLength(40);
-    const nonces = (await storedReceipts(aggregator.url)).map((r) => r.receipt.nonce);
-    expect([...nonces].sort()).toEqual([...signed].sort());
   });
 });
