@@ -157,7 +157,7 @@ interface Server {
 }
 
 async function startCli(env: Record<string, string>): Promise<Server> {
-  const child = spawn(tsx, [join(packageDir, "src", "cli.ts")], {
+  const child = spawn(tsx, [...(process.env.PROBE_NODE_ARGS ?? "").split(" ").filter(Boolean), join(packageDir, "src", "cli.ts")], {
     env: { PATH: process.env.PATH ?? "", AGGREGATOR_HOST: "127.0.0.1", AGGREGATOR_PORT: "0", LOG_LEVEL: "info", DATA_DIR: mkdtempSync(join(tmpdir(), "tops-agg-bench-")), ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -281,8 +281,9 @@ async function httpThroughput(): Promise<string[]> {
     { name: "AUDIT_RATE=1, 256³, main thread", env: { AUDIT_RATE: "1", AUDIT_THREADS: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 60, honest: true },
     { name: `AUDIT_RATE=1, 256³, ${threads} audit thread(s)`, env: { AUDIT_RATE: "1", AUDIT_THREADS: threads }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 60, honest: true },
   ];
+  const only = process.env.BENCH_HTTP_ONLY ? new RegExp(process.env.BENCH_HTTP_ONLY) : null;
   const rows: string[] = [];
-  for (const s of scenarios) {
+  for (const s of scenarios.filter((x) => !only || only.test(x.name))) {
     const servers: Server[] = [];
     try {
       for (let i = 0; i < (s.processes ?? 1); i++) servers.push(await startCli({ ALLOWED_KEYS: allow, ...s.env }));
@@ -307,7 +308,8 @@ async function httpThroughput(): Promise<string[]> {
 const started = performance.now();
 const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
 console.log(`tops-aggregator verify benchmark — Node ${process.version}, ${cpus().length} × ${cpu}\n`);
-console.log(signatureRates().join("\n"), "\n");
-console.log((await auditCosts()).join("\n"), "\n");
-console.log((await httpThroughput()).join("\n"), "\n");
+const sections = (process.env.BENCH_SECTIONS ?? "signatures,audits,http").split(",");
+if (sections.includes("signatures")) console.log(signatureRates().join("\n"), "\n");
+if (sections.includes("audits")) console.log((await auditCosts()).join("\n"), "\n");
+if (sections.includes("http")) console.log((await httpThroughput()).join("\n"), "\n");
 console.log(`(${fmt((performance.now() - started) / 1000, 1)} s)`);

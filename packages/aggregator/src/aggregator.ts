@@ -88,7 +88,17 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   const replay = new ReplayGuard();
   replay.advanceTo(epochs.epochAt(clock()));
   log.info({ event: "store_opened", engine: store.engine, storedReceipts: await store.storedReceipts() }, `receipts stored in ${store.engine === "postgres" ? "PostgreSQL" : "the embedded database"}`);
-  const quarantine = new StoreQuarantine(store);
+  let quarantine: StoreQuarantine;
+  try {
+    quarantine = await StoreQuarantine.open(store, {
+      refreshMs: config.quarantineRefreshMs,
+      clock,
+      onRefreshError: (e) => log.warn({ event: "quarantine_refresh_failed", err: e }, "could not read the quarantine list again; the store still refuses quarantined keys at commit"),
+    });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
 
   const checker = options.checker
     ?? (config.auditThreads > 0 && config.auditRate > 0
@@ -143,6 +153,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   try {
     address = await listen(server, config.port, config.host);
   } catch (e) {
+    quarantine.close();
     await Promise.allSettled([store.close(), checker.close()]);
     throw e;
   }
@@ -176,6 +187,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
       // Accepts already started still commit before the store closes.
       await pipeline.drain();
       await Promise.allSettled([checker.close()]);
+      quarantine.close();
       await store.close();
       log.info({ event: "stopped" }, "aggregator stopped");
     })();

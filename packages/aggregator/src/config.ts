@@ -50,6 +50,12 @@ export interface AggregatorConfig {
   readonly auditQueueMax: number;
   /** QUARANTINE_SECONDS: how long a key that failed an audit is refused; 0 disables quarantine. */
   readonly quarantineSeconds: number;
+  /**
+   * QUARANTINE_REFRESH_MS: how often the quarantine list is read again from the store (another
+   * aggregator's quarantine is enforced at commit at once; this is how soon it is also refused
+   * before an audit is asked for).
+   */
+  readonly quarantineRefreshMs: number;
   /** MAX_DIM: largest m, n and k accepted (the protocol allows up to 65536). */
   readonly maxDim: number;
   /** MAX_BATCH: largest batch accepted (the protocol allows up to 1024). */
@@ -85,6 +91,7 @@ export const DEFAULTS = {
   auditThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
   auditQueueMax: 256,
   quarantineSeconds: 3600,
+  quarantineRefreshMs: 1000,
   maxDim: 4096,
   maxBatch: 16,
   maxBodyBytes: 8192,
@@ -171,6 +178,7 @@ export function configFromEnv(env: Env, readFile: (path: string) => string = (p)
     auditThreads: envInt(env, "AUDIT_THREADS", DEFAULTS.auditThreads, 0, 64),
     auditQueueMax: envInt(env, "AUDIT_QUEUE_MAX", DEFAULTS.auditQueueMax, 1, 1_000_000),
     quarantineSeconds: envInt(env, "QUARANTINE_SECONDS", DEFAULTS.quarantineSeconds, 0, 365 * 86_400),
+    quarantineRefreshMs: envInt(env, "QUARANTINE_REFRESH_MS", DEFAULTS.quarantineRefreshMs, 100, 600_000),
     maxDim: envInt(env, "MAX_DIM", DEFAULTS.maxDim, 1, PROTOCOL_MAX_DIM),
     maxBatch: envInt(env, "MAX_BATCH", DEFAULTS.maxBatch, 1, PROTOCOL_MAX_BATCH),
     // Below the protocol's receipt limit a valid receipt could be refused; above 1 MiB is never useful.
@@ -201,7 +209,7 @@ export function configSummary(c: AggregatorConfig): Record<string, string | numb
     host: c.host, port: c.port, dataDir: c.dataDir, database: c.databaseUrl === null ? (c.embeddedDbThread ? "embedded (own thread)" : "embedded") : redactUrl(c.databaseUrl), epochSeconds: c.epochSeconds,
     allowedKeys: c.allowedKeys === null ? "any (dev mode)" : c.allowedKeys.size,
     auditRate: c.auditRate, auditRows: c.auditRows, auditTimeoutMs: c.auditTimeoutMs, auditPendingMax: c.auditPendingMax,
-    auditPendingPerKey: c.auditPendingPerKey, auditTimeoutQuarantine: c.auditTimeoutQuarantine, auditKernel: c.auditKernel, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds,
+    auditPendingPerKey: c.auditPendingPerKey, auditTimeoutQuarantine: c.auditTimeoutQuarantine, auditKernel: c.auditKernel, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds, quarantineRefreshMs: c.quarantineRefreshMs,
     maxDim: c.maxDim, maxBatch: c.maxBatch, maxBodyBytes: c.maxBodyBytes,
     headersTimeoutMs: c.headersTimeoutMs, requestTimeoutMs: c.requestTimeoutMs, keepAliveTimeoutMs: c.keepAliveTimeoutMs, logLevel: c.logLevel,
   };

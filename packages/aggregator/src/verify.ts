@@ -155,7 +155,7 @@ export class VerifyPipeline {
       this.deps.replay.advanceTo(this.deps.epochs.epochAt(now));
       const early = this.deps.replay.lookup(r);
       if (early.kind === "same") return await this.again(r, early.state, started, now);
-      const refusedUntil = await this.deps.quarantine.refusedUntil(r.pubkey_hex, now);
+      const refusedUntil = this.deps.quarantine.refusedUntil(r.pubkey_hex, now);
       const audited = this.deps.audits.chosen(r);
       // An audit is only worth asking for a receipt the store does not hold yet (a restart, or another aggregator, may have stored it).
       const stored = audited ? await this.storedAttempt(r) : undefined;
@@ -295,7 +295,7 @@ export class VerifyPipeline {
         throw new VerifyRejection(A.AUDIT_EXPIRED, `the audit expired at ${new Date(audits.expiresAt(issuedAt)).toISOString()}`, "audit_id");
       }
       const r = receipt;
-      const refusedUntil = await this.deps.quarantine.refusedUntil(r.pubkey_hex, now);
+      const refusedUntil = this.deps.quarantine.refusedUntil(r.pubkey_hex, now);
       // No await from here to the claim.
       const again = replay.lookup(r);
       if (again.kind === "conflict") throw replayRejection(r, again.rule);
@@ -331,7 +331,7 @@ export class VerifyPipeline {
       this.deps.metrics.audit("match");
       // The key may have failed another audit while this one ran.
       const later = this.deps.clock();
-      this.checkKey(receipt, await this.deps.quarantine.refusedUntil(receipt.pubkey_hex, later));
+      this.checkKey(receipt, this.deps.quarantine.refusedUntil(receipt.pubkey_hex, later));
       this.dropPending(key);
       replay.set(receipt, { kind: "in_flight" });
       claimed = undefined;
@@ -403,6 +403,12 @@ export class VerifyPipeline {
       replay.forget(receipt);
       throw replayRejection(receipt, outcome.rule);
     }
+    if (outcome.kind === "quarantined") {
+      // Quarantined by another aggregator since this one last read the list.
+      replay.forget(receipt);
+      this.deps.quarantine.learnt(receipt.pubkey_hex, outcome.until);
+      throw quarantinedRejection(outcome.until);
+    }
     const duplicate = outcome.kind === "duplicate";
     replay.set(receipt, { kind: "stored", seq: outcome.seq, audited });
     const durationMs = performance.now() - started;
@@ -423,9 +429,7 @@ export class VerifyPipeline {
     if (allowedKeys !== null && !allowedKeys.has(r.pubkey_hex)) {
       throw new VerifyRejection(A.KEY_NOT_ALLOWED, "pubkey_hex is not on this aggregator's allow list", "pubkey_hex");
     }
-    if (until !== null) {
-      throw new VerifyRejection(A.KEY_QUARANTINED, `this key failed an audit and is refused until ${new Date(until).toISOString()}`, "pubkey_hex");
-    }
+    if (until !== null) throw quarantinedRejection(until);
   }
 
   private freshnessRejection(r: Receipt, now: number): VerifyRejection | null {
@@ -476,4 +480,8 @@ function toRejection(e: unknown): { rejection: VerifyRejection; cause?: unknown 
   if (e instanceof AuditFailure) return { rejection: new VerifyRejection(A.UNAVAILABLE, "the audit could not run; retry later"), cause: e.reason };
   if (e instanceof LedgerWriteError) return { rejection: new VerifyRejection(A.UNAVAILABLE, "the receipt could not be stored; retry later"), cause: e.reason };
   return { rejection: new VerifyRejection(A.INTERNAL_ERROR, "internal error"), cause: e };
+}
+
+function quarantinedRejection(until: number): VerifyRejection {
+  return new VerifyRejection(A.KEY_QUARANTINED, `this key failed an audit and is refused until ${new Date(until).toISOString()}`, "pubkey_hex");
 }

@@ -116,6 +116,36 @@ describe("several aggregators sharing one epoch secret", () => {
   });
 });
 
+describe.skipIf(TEST_STORE !== "postgres")(`a quarantine on a shared PostgreSQL${TEST_STORE === "postgres" ? "" : " (skipped: needs the postgres run, TOPS_TEST_STORE=postgres)"}`, () => {
+  it("is enforced by every aggregator at commit at once, and before the audit after QUARANTINE_REFRESH_MS", async () => {
+    const clock = new TestClock();
+    const shared = await freshStoreEnv();
+    const other = async (env: Record<string, string>) => started(env, { dataDir: (await freshStoreEnv()).dataDir, storeEnv: shared.env, clock });
+    // Both read the (empty) quarantine list before the key fails its audit at `a`.
+    const stale = await other({ AUDIT_RATE: "0", QUARANTINE_REFRESH_MS: "600000" });
+    const fresh = await other({ AUDIT_RATE: "1", QUARANTINE_REFRESH_MS: "100" });
+    const a = await started({ AUDIT_RATE: "1", QUARANTINE_SECONDS: "600" }, { dataDir: shared.dataDir, storeEnv: shared.env, clock });
+    const key = newKey();
+    const ch = await getChallenge(a.url);
+    expect(codeOf(await submit(a.url, work(key, ch, 1, undefined, () => true)))).toBe("WORK_ROOT_MISMATCH");
+
+    // `stale` has not read the list again, but its accept statement sees the committed quarantine.
+    const refused = await postVerify(stale.url, work(key, ch, 2).receipt);
+    expect([refused.status, codeOf(refused)]).toEqual([403, "KEY_QUARANTINED"]);
+    expect(codeOf(await postVerify(stale.url, work(key, ch, 3).receipt))).toBe("KEY_QUARANTINED"); // now from memory
+    expect(codeOf(await postVerify(stale.url, work(newKey(), ch, 3).receipt))).toBe("OK");
+
+    // `fresh` refuses before asking for an audit (403, not 202) once it has read the list again.
+    const deadline = Date.now() + 5000;
+    let answer = await postVerify(fresh.url, work(key, ch, 4).receipt);
+    while (answer.status === 202 && Date.now() < deadline) {
+      await sleep(50);
+      answer = await postVerify(fresh.url, work(key, ch, 5 + Math.floor(Math.random() * 1e6)).receipt);
+    }
+    expect([answer.status, codeOf(answer)]).toEqual([403, "KEY_QUARANTINED"]);
+  });
+});
+
 describe("ledger metrics", () => {
   it("stored receipts, verified ops (new receipts only, not duplicates) and quarantined keys on /metrics", async () => {
     const agg = await started({ AUDIT_RATE: "1" });

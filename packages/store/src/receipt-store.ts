@@ -10,6 +10,7 @@ import {
   StoreQueryError,
   type AcceptOptions,
   type AcceptOutcome,
+  type ActiveQuarantine,
   type AttemptRecord,
   type DeviceQuery,
   type DeviceSummary,
@@ -28,6 +29,8 @@ export const MAX_DEVICES = 10_000;
 /** Longest ops/s window. */
 export const MAX_WINDOW_MS = 366 * 24 * 3600 * 1000;
 const COUNTER_SHARDS = 256;
+/** Shards of device_totals per device (migration 0002). */
+const DEVICE_SHARDS = 16;
 
 /**
  * CTEs that add the rows of an `inserted` CTE (RETURNING seq, accepted_at, pubkey_hex,
@@ -38,21 +41,16 @@ counted AS (
   UPDATE receipt_counts SET n = n + (SELECT count(*) FROM inserted)
   WHERE shard = pg_backend_pid() % ${COUNTER_SHARDS} AND EXISTS (SELECT 1 FROM inserted)
 ), totals AS (
-  INSERT INTO device_totals AS t (pubkey_hex, device_did, receipts, ops, first_seen, last_seen)
-  SELECT pubkey_hex, device_did, count(*), sum(ops), min(accepted_at), max(accepted_at)
+  INSERT INTO device_totals AS t (pubkey_hex, device_did, shard, receipts, ops, first_seen, last_seen)
+  SELECT pubkey_hex, device_did, pg_backend_pid() % ${DEVICE_SHARDS}, count(*), sum(ops), min(accepted_at), max(accepted_at)
     FROM inserted GROUP BY pubkey_hex, device_did ORDER BY pubkey_hex, device_did
-  ON CONFLICT (pubkey_hex, device_did) DO UPDATE SET
+  ON CONFLICT (pubkey_hex, device_did, shard) DO UPDATE SET
     receipts = t.receipts + EXCLUDED.receipts,
     ops = t.ops + EXCLUDED.ops,
     first_seen = least(t.first_seen, EXCLUDED.first_seen),
     last_seen = greatest(t.last_seen, EXCLUDED.last_seen)
 )`;
 
-/**
- * One statement, so one transaction on Postgres: insert under the unique constraints and count
- * it, or do nothing when any constraint holds (ON CONFLICT waits for a concurrent inserter of the
- * same key to commit, so the SELECT that classifies the conflict afterwards sees its row).
- */
 /** Most receipts in one INSERT statement. */
 const MAX_BATCH = 256;
 
@@ -62,7 +60,9 @@ const MAX_BATCH = 256;
  * constraint holds (ON CONFLICT waits for a concurrent inserter of the same key to commit, so
  * the SELECT that classifies the conflict afterwards sees its row). The rows travel as one JSON
  * parameter: one SQL text for every batch size, and 2–3× cheaper than nine parameters per row
- * on PGlite. ops is a JSON string (a bigint may not fit a JSON number exactly). Rows are inserted
+ * on PGlite. A row whose key is quarantined at its acceptance time is not inserted: the
+ * quarantine committed by any aggregator holds from that commit on, with no read of it per
+ * receipt. ops is a JSON string (a bigint may not fit a JSON number exactly). Rows are inserted
  * (and device totals updated) in key order, so two processes' batches that overlap take their
  * row locks in the same order instead of deadlocking.
  */
@@ -72,6 +72,7 @@ WITH inserted AS (
   SELECT accepted_at, pubkey_hex, epoch_id, nonce, sig_hex, device_did, audited, ops, receipt_json
     FROM json_to_recordset($1::json) AS x(accepted_at BIGINT, pubkey_hex TEXT, epoch_id BIGINT, nonce BIGINT, sig_hex TEXT,
                                           device_did TEXT, audited BOOLEAN, ops BIGINT, receipt_json TEXT)
+   WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.pubkey_hex = x.pubkey_hex AND q.until > x.accepted_at)
    ORDER BY pubkey_hex, epoch_id, nonce
   ON CONFLICT DO NOTHING
   RETURNING seq, accepted_at, pubkey_hex, device_did, ops, epoch_id, nonce, sig_hex
@@ -119,7 +120,7 @@ async function acceptBatch(tx: Sql, batch: readonly PendingAccept[]): Promise<Ac
       mine.claimed = true; // the first copy in the batch is the one stored; later copies are duplicates of it
       outcomes.push({ kind: "stored", seq: mine.seq });
     } else {
-      outcomes.push(await classifyConflict(tx, p.receipt));
+      outcomes.push(await classifyConflict(tx, p.receipt, p.row.accepted_at));
     }
   }
   return outcomes;
@@ -127,6 +128,7 @@ async function acceptBatch(tx: Sql, batch: readonly PendingAccept[]): Promise<Ac
 
 const FIND_ATTEMPT = "SELECT seq, sig_hex, accepted_at FROM receipts WHERE pubkey_hex = $1 AND epoch_id = $2 AND nonce = $3";
 const SIGNATURE_SEEN = "SELECT 1 AS seen FROM receipts WHERE sig_hex = $1";
+const REFUSED_UNTIL = "SELECT max(until) AS until FROM quarantine WHERE pubkey_hex = $1 AND until > $2";
 
 function attemptOf(row: Row): AttemptRecord {
   return {
@@ -286,8 +288,13 @@ export class SqlReceiptStore implements ReceiptStore, ImportTarget {
   }
 
   async refusedUntil(pubkeyHex: string, now: number): Promise<number | null> {
-    const [row] = await this.sql.query("SELECT max(until) AS until FROM quarantine WHERE pubkey_hex = $1 AND until > $2", [pubkeyHex, now]);
+    const [row] = await this.sql.query(REFUSED_UNTIL, [pubkeyHex, now]);
     return row?.until == null ? null : toSafeInteger(row.until, "quarantine.until");
+  }
+
+  async activeQuarantines(now: number): Promise<ActiveQuarantine[]> {
+    const rows = await this.sql.query("SELECT pubkey_hex, max(until) AS until FROM quarantine WHERE until > $1 GROUP BY pubkey_hex", [now]);
+    return rows.map((row) => ({ pubkeyHex: String(row.pubkey_hex), until: toSafeInteger(row.until, "quarantine.until") }));
   }
 
   async quarantinedKeys(now: number): Promise<number> {
@@ -331,18 +338,18 @@ export class SqlReceiptStore implements ReceiptStore, ImportTarget {
     let where = "";
     if (q.key !== undefined) {
       params.push(q.key);
-      where = `WHERE t.pubkey_hex = $${params.length}`;
+      where = `WHERE pubkey_hex = $${params.length}`;
     }
     const rows = await this.sql.query(
       `SELECT t.pubkey_hex, t.device_did, t.receipts, t.ops AS verified_ops, t.first_seen, t.last_seen,
               coalesce(w.ops, 0) AS window_ops, q.until AS quarantined_until
-         FROM device_totals t
+         FROM (SELECT pubkey_hex, device_did, sum(receipts) AS receipts, sum(ops) AS ops, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+                 FROM device_totals ${where} GROUP BY pubkey_hex, device_did) t
          LEFT JOIN (SELECT pubkey_hex, device_did, sum(ops) AS ops FROM receipts
                      WHERE accepted_at > $2 AND accepted_at <= $1 GROUP BY pubkey_hex, device_did) w
            ON w.pubkey_hex = t.pubkey_hex AND w.device_did = t.device_did
          LEFT JOIN (SELECT pubkey_hex, max(until) AS until FROM quarantine WHERE until > $1 GROUP BY pubkey_hex) q
            ON q.pubkey_hex = t.pubkey_hex
-         ${where}
         ORDER BY t.ops DESC, t.pubkey_hex, t.device_did
         LIMIT $3`,
       params,
@@ -396,8 +403,8 @@ export class SqlReceiptStore implements ReceiptStore, ImportTarget {
   }
 }
 
-/** Why the insert did nothing: the same receipt (idempotent), or a replay of its attempt or signature. */
-async function classifyConflict(tx: Sql, receipt: Receipt): Promise<AcceptOutcome> {
+/** Why the insert did nothing: the same receipt (idempotent), a replay of its attempt or signature, or a quarantined key. */
+async function classifyConflict(tx: Sql, receipt: Receipt, acceptedAt: number): Promise<AcceptOutcome> {
   const [attemptRow] = await tx.query(FIND_ATTEMPT, [receipt.pubkey_hex, receipt.epoch_id, receipt.nonce]);
   if (attemptRow) {
     const attempt = attemptOf(attemptRow);
@@ -406,6 +413,8 @@ async function classifyConflict(tx: Sql, receipt: Receipt): Promise<AcceptOutcom
       : { kind: "replay", rule: "attempt" };
   }
   if ((await tx.query(SIGNATURE_SEEN, [receipt.sig_hex])).length > 0) return { kind: "replay", rule: "signature" };
+  const [quarantined] = await tx.query(REFUSED_UNTIL, [receipt.pubkey_hex, acceptedAt]);
+  if (quarantined?.until != null) return { kind: "quarantined", until: toSafeInteger(quarantined.until, "quarantine.until") };
   // Rows are never deleted, so a conflict always leaves its row behind.
   throw new Error("the receipt conflicted with a row that no longer exists");
 }

@@ -5,6 +5,7 @@ export const THREAD_METHODS = [
   "signatureSeen",
   "addQuarantine",
   "refusedUntil",
+  "activeQuarantines",
   "quarantinedKeys",
   "epochSecret",
   "storedReceipts",

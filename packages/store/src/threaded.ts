@@ -11,6 +11,7 @@ import {
   StoreQueryError,
   type AcceptOptions,
   type AcceptOutcome,
+  type ActiveQuarantine,
   type AttemptRecord,
   type DeviceQuery,
   type DeviceSummary,
@@ -112,6 +113,9 @@ export class ThreadedEmbeddedStore implements ReceiptStore, ImportTarget {
   }
   refusedUntil(pubkeyHex: string, now: number): Promise<number | null> {
     return this.call("refusedUntil", pubkeyHex, now);
+  }
+  activeQuarantines(now: number): Promise<ActiveQuarantine[]> {
+    return this.call("activeQuarantines", now);
   }
   quarantinedKeys(now: number): Promise<number> {
     return this.call("quarantinedKeys", now);

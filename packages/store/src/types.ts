@@ -18,7 +18,9 @@ export type AcceptOutcome =
   /** This exact receipt (same attempt and same sig_hex) is already stored: answer idempotently. */
   | { readonly kind: "duplicate"; readonly seq: number; readonly acceptedAt: number }
   /** Another receipt holds the attempt (pubkey, epoch_id, nonce), or this sig_hex under another attempt. */
-  | { readonly kind: "replay"; readonly rule: ReplayRule };
+  | { readonly kind: "replay"; readonly rule: ReplayRule }
+  /** Not stored: the key is quarantined (by any process sharing the database) until this Unix ms. */
+  | { readonly kind: "quarantined"; readonly until: number };
 
 export interface AcceptOptions {
   readonly audited: boolean;
@@ -33,6 +35,12 @@ export interface QuarantineEntry {
   readonly until: number;
   readonly reason: string;
   readonly evidence: unknown;
+}
+
+export interface ActiveQuarantine {
+  readonly pubkeyHex: string;
+  /** Unix ms until which the key is refused (the latest of its records). */
+  readonly until: number;
 }
 
 export interface AttemptRecord {
@@ -92,6 +100,8 @@ export interface ReceiptStore {
   addQuarantine(entry: QuarantineEntry): Promise<void>;
   /** Unix ms until which the key is refused, or null. */
   refusedUntil(pubkeyHex: string, now: number): Promise<number | null>;
+  /** Every key refused at `now`, with its deadline: what an aggregator caches between refreshes. */
+  activeQuarantines(now: number): Promise<ActiveQuarantine[]>;
   quarantinedKeys(now: number): Promise<number>;
   /** The epoch secret, created with `create` by whichever process asks first (atomic across processes). */
   epochSecret(create: () => Uint8Array): Promise<Uint8Array>;

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_PAGE, StoreQueryError, type ReceiptStore } from "../src";
 import { ENGINES, freshLocation, makeReceipt, pubkey, wire, type StoreLocation } from "./support";
@@ -90,9 +91,34 @@ for (const { name, skip, reason } of ENGINES) describe.skipIf(skip)(`ReceiptStor
     expect(await store.quarantinedKeys(T0 + 5)).toBe(2);
     expect(await store.quarantinedKeys(T0 + 10)).toBe(1);
     expect(await store.refusedUntil(key, T0 + 3_600_000)).toBeNull();
+    expect(await store.activeQuarantines(T0 + 5)).toHaveLength(2);
+    expect(await store.activeQuarantines(T0 + 10)).toEqual([{ pubkeyHex: key, until: T0 + 3_600_000 }]);
     await store.close();
     store = await loc.open();
     expect(await store.refusedUntil(key, T0 + 5)).toBe(T0 + 3_600_000);
+    expect(await store.activeQuarantines(T0 + 3_600_000)).toEqual([]);
+  });
+
+  it("accept refuses a key quarantined at the acceptance time, in the same statement; stored receipts stay duplicates", async () => {
+    const key = pubkey();
+    const before = makeReceipt({ pubkey_hex: key, nonce: 1 });
+    const stored = await store.accept(before, wire(before), { audited: false, acceptedAt: T0, ops: 1 });
+    await store.addQuarantine({ pubkeyHex: key, since: T0 + 1, until: T0 + 1000, reason: "WORK_ROOT_MISMATCH", evidence: {} });
+    const during = makeReceipt({ pubkey_hex: key, nonce: 2 });
+    const other = makeReceipt({ nonce: 2 });
+    // One batch: the quarantined key's receipt is left out, the other key's is stored.
+    const [refused, fine] = await Promise.all([
+      store.accept(during, wire(during), { audited: false, acceptedAt: T0 + 500, ops: 1 }),
+      store.accept(other, wire(other), { audited: false, acceptedAt: T0 + 500, ops: 1 }),
+    ]);
+    expect(refused).toEqual({ kind: "quarantined", until: T0 + 1000 });
+    expect(fine.kind).toBe("stored");
+    expect(await store.findAttempt(key, during.epoch_id, during.nonce)).toBeNull();
+    // The receipt stored before the quarantine is still answered as stored.
+    expect(await store.accept(before, wire(before), { audited: false, acceptedAt: T0 + 500, ops: 1 })).toMatchObject({ kind: "duplicate", seq: stored.kind === "stored" ? stored.seq : -1 });
+    // Once the quarantine is over, the key's receipts are stored again.
+    expect((await store.accept(during, wire(during), { audited: false, acceptedAt: T0 + 1000, ops: 1 })).kind).toBe("stored");
+    expect(await store.storedReceipts()).toBe(3);
   });
 
   it("epoch secret: created once, then the same for every caller and after a restart", async () => {
@@ -130,6 +156,28 @@ for (const { name, skip, reason } of ENGINES) describe.skipIf(skip)(`ReceiptStor
     for (const bad of [{ windowMs: 0 }, { windowMs: 1.5 }, { limit: 0 }, { limit: 10_001 }, { key: "nothex" }, { key: `04${"a".repeat(64)}` }]) {
       await expect(store.devices({ now, windowMs: 1000, ...bad })).rejects.toBeInstanceOf(StoreQueryError);
     }
+  });
+
+  it.skipIf(name !== "postgres")("devices adds up the device_totals shards that other connections wrote (postgres)", async () => {
+    const key = pubkey();
+    const r = makeReceipt({ pubkey_hex: key, device_did: "gpu-s" });
+    await store.accept(r, wire(r), { audited: false, acceptedAt: T0, ops: 100 });
+    // Another aggregator's connection writes its own shard: the same device, counted once with both shards' sums.
+    const client = new pg.Client({ connectionString: loc.options.databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ shard: number }>("SELECT shard FROM device_totals WHERE pubkey_hex = $1", [key]);
+      const other = ((rows[0]?.shard ?? 0) + 1) % 16;
+      await client.query(
+        "INSERT INTO device_totals (pubkey_hex, device_did, shard, receipts, ops, first_seen, last_seen) VALUES ($1, 'gpu-s', $2, 2, 50, $3, $4)",
+        [key, other, T0 - 10, T0 + 10],
+      );
+    } finally {
+      await client.end();
+    }
+    const devices = await store.devices({ now: T0 + 20, windowMs: 1000, key });
+    expect(devices).toHaveLength(1);
+    expect(devices[0]).toMatchObject({ receipts: 3, verifiedOps: 150n, firstSeen: T0 - 10, lastSeen: T0 + 10 });
   });
 
   it("receipts: pages in seq order with a cursor, filters by key and since, bounds the page size", async () => {
