@@ -8,13 +8,17 @@
  *  3. POST /verify throughput over real HTTP against the real CLI in a child process
  *     (keep-alive, 32 concurrent requests), without audits and with every receipt audited
  *     (each audited receipt: /verify → 202 → openings → /audit → 200).
- * Prints markdown tables (README.md quotes them). Takes about a minute.
+ * Prints markdown tables (README.md quotes them). Takes about five minutes.
+ *
+ * BENCH_SECTIONS=signatures,audits,store,http picks parts; BENCH_HTTP_ONLY=<regex> picks storage
+ * rows; BENCH_ROUNDS (3) and BENCH_HTTP_COUNT (6000) size them; BENCH_CLI_NODE_ARGS passes node
+ * flags to the aggregators (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { verify as nodeVerify } from "node:crypto";
 import { Agent, request } from "node:http";
 import { cpus, tmpdir } from "node:os";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
@@ -26,7 +30,7 @@ import {
 } from "@tops/protocol";
 import { createRowKernel } from "@tops/rowkernel";
 import { startPgCluster, postgresUnavailable } from "@tops/store/testing";
-import { computeAuditRows, kernelRows, NodeSignatureVerifier, publicKeyObject, type Challenge } from "../src/index";
+import { computeAuditRows, EPOCH_SECRET_FILE, kernelRows, NodeSignatureVerifier, publicKeyObject, type Challenge } from "../src/index";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 const tsx = join(packageDir, "..", "..", "node_modules", ".bin", "tsx");
@@ -156,9 +160,19 @@ interface Server {
   readonly url: string;
 }
 
-async function startCli(env: Record<string, string>): Promise<Server> {
-  const child = spawn(tsx, [...(process.env.PROBE_NODE_ARGS ?? "").split(" ").filter(Boolean), join(packageDir, "src", "cli.ts")], {
-    env: { PATH: process.env.PATH ?? "", AGGREGATOR_HOST: "127.0.0.1", AGGREGATOR_PORT: "0", LOG_LEVEL: "info", DATA_DIR: mkdtempSync(join(tmpdir(), "tops-agg-bench-")), ...env },
+/** The same epoch secret for every aggregator of a row, so one set of signed receipts serves all of them. */
+const BENCH_SECRET_HEX = "5e".repeat(32);
+
+function benchDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tops-agg-bench-"));
+  writeFileSync(join(dir, EPOCH_SECRET_FILE), `${BENCH_SECRET_HEX}\n`, { mode: 0o600 });
+  return dir;
+}
+
+/** The real CLI (or bench/jsonl-aggregator.ts: the same pipeline on the JSON-lines ledger) in a child process. */
+async function startCli(env: Record<string, string>, entry = join(packageDir, "src", "cli.ts")): Promise<Server> {
+  const child = spawn(tsx, [...(process.env.BENCH_CLI_NODE_ARGS ?? "").split(" ").filter(Boolean), entry], {
+    env: { PATH: process.env.PATH ?? "", AGGREGATOR_HOST: "127.0.0.1", AGGREGATOR_PORT: "0", LOG_LEVEL: "info", DATA_DIR: benchDataDir(), ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -177,6 +191,29 @@ async function startCli(env: Record<string, string>): Promise<Server> {
     child.once("exit", (code) => reject(new Error(`aggregator exited with ${code}: ${buffer}`)));
   });
   return { child, url };
+}
+
+/** CPU time (user + system, ms) of a process and all its descendants, from /proc (Linux). */
+function treeCpuMs(rootPid: number): number {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      stats.set(Number(name), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  let ticks = 0;
+  const todo = [rootPid];
+  while (todo.length > 0) {
+    const pid = todo.pop()!;
+    ticks += stats.get(pid)?.ticks ?? 0;
+    for (const [child, st] of stats) if (st.ppid === pid) todo.push(child);
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
 }
 
 async function stopCli(s: Server): Promise<void> {
@@ -253,53 +290,132 @@ async function load(urls: readonly string[], bodies: BenchWork[], concurrency = 
   return { perSecond: (bodies.length / elapsed) * 1000, p50: q(0.5), p99: q(0.99), accepted };
 }
 
-interface HttpScenario {
+interface StoreScenario {
+  readonly name: string;
+  readonly env: Record<string, string>;
+  /** Aggregator processes sharing the store (PostgreSQL only); the load is spread over them. */
+  readonly processes: number;
+  readonly entry?: string;
+  readonly postgres?: boolean;
+}
+
+interface StoreRun {
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** CPU ms per 1000 receipts. */
+  readonly aggregatorCpu: number;
+  readonly postgresCpu: number;
+  readonly generatorCpu: number;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * AUDIT_RATE=0: what the store costs per accepted receipt, every storage side by side, rounds
+ * interleaved so machine noise hits them alike. One set of signed receipts serves every run
+ * (same epoch secret, a fresh store each run).
+ */
+async function storeThroughput(): Promise<string[]> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const count = Number(process.env.BENCH_HTTP_COUNT ?? 6000);
+  const sk = secp256k1.utils.randomSecretKey();
+  const cluster = postgresUnavailable() === null ? await startPgCluster() : undefined;
+  const common = { AUDIT_RATE: "0", EPOCH_SECONDS: "3600", ALLOWED_KEYS: publicKeyHex(sk) };
+  const all: StoreScenario[] = [
+    { name: "JSON-lines ledger (before the database; in-memory replay index)", env: {}, processes: 1, entry: join(packageDir, "bench", "jsonl-aggregator.ts") },
+    { name: "embedded, on its own thread (default)", env: {}, processes: 1 },
+    { name: "embedded, inline (EMBEDDED_DB_THREAD=0)", env: { EMBEDDED_DB_THREAD: "0" }, processes: 1 },
+    ...(cluster
+      ? [
+          { name: "PostgreSQL, 1 aggregator", env: {}, processes: 1, postgres: true },
+          { name: "PostgreSQL, 2 aggregators", env: {}, processes: 2, postgres: true },
+        ]
+      : []),
+  ];
+  const only = process.env.BENCH_HTTP_ONLY ? new RegExp(process.env.BENCH_HTTP_ONLY) : null;
+  const scenarios = all.filter((x) => !only || only.test(x.name));
+  let bodies: BenchWork[] | undefined;
+  const results = new Map<string, StoreRun[]>(scenarios.map((x) => [x.name, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const sc of scenarios) {
+      const servers: Server[] = [];
+      try {
+        const env = { ...common, ...sc.env, ...(sc.postgres && cluster ? { DATABASE_URL: cluster.newDatabase() } : {}) };
+        for (let i = 0; i < sc.processes; i++) servers.push(await startCli(env, sc.entry));
+        bodies ??= makeReceipts(sk, await challengeOf(servers[0]!.url), { m: 256, n: 256, k: 256, batch: 1 }, count, false);
+        const cpuBefore = servers.map((x) => treeCpuMs(x.child.pid!));
+        const pgBefore = sc.postgres && cluster ? treeCpuMs(cluster.serverPid()) : 0;
+        const genBefore = process.cpuUsage();
+        const r = await load(servers.map((x) => x.url), bodies);
+        const gen = process.cpuUsage(genBefore);
+        const aggCpu = servers.reduce((n, x, i) => n + treeCpuMs(x.child.pid!) - cpuBefore[i]!, 0);
+        const pgCpu = sc.postgres && cluster ? treeCpuMs(cluster.serverPid()) - pgBefore : 0;
+        if (r.accepted !== count) throw new Error(`${sc.name}: only ${r.accepted} of ${count} accepted`);
+        const per1000 = (ms: number): number => (ms / count) * 1000;
+        const run: StoreRun = {
+          perSecond: r.perSecond, p50: r.p50, p99: r.p99,
+          aggregatorCpu: per1000(aggCpu), postgresCpu: per1000(pgCpu), generatorCpu: per1000((gen.user + gen.system) / 1000),
+        };
+        results.get(sc.name)!.push(run);
+        console.error(`round ${round}/${rounds} ${sc.name}: ${fmt(run.perSecond)}/s p50 ${fmt(run.p50, 1)} ms p99 ${fmt(run.p99, 1)} ms`);
+      } finally {
+        for (const x of servers) await stopCli(x);
+      }
+    }
+  }
+  cluster?.stop();
+  const baseline = median((results.get(scenarios[0]?.name ?? "") ?? []).map((x) => x.perSecond));
+  return [
+    ...(cluster ? [] : [`(PostgreSQL rows skipped: ${postgresUnavailable()})`, ""]),
+    `POST /verify, AUDIT_RATE=0: ${count} receipts of 256³ per run, 32 in flight over keep-alive HTTP, ${rounds} runs each (interleaved); the load`
+      + " generator runs in this process on the same cores. CPU = user + system time of the process trees per 1000 receipts (the"
+      + " aggregator's includes its store thread; PostgreSQL's is the server and its backends).",
+    "",
+    "| storage | receipts/s median | min | vs JSON-lines | p50 ms | p99 ms | CPU ms / 1000 receipts: aggregator(s) | PostgreSQL | load generator |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...scenarios.map((sc) => {
+      const rs = results.get(sc.name) ?? [];
+      const m = (f: (x: StoreRun) => number): number => median(rs.map(f));
+      return `| ${sc.name} | ${fmt(m((x) => x.perSecond))} | ${fmt(Math.min(...rs.map((x) => x.perSecond)))} | ${fmt(m((x) => x.perSecond) / baseline, 2)}× | ${fmt(m((x) => x.p50), 1)} | ${fmt(m((x) => x.p99), 1)} | ${fmt(m((x) => x.aggregatorCpu))} | ${sc.postgres ? fmt(m((x) => x.postgresCpu)) : "–"} | ${fmt(m((x) => x.generatorCpu))} |`;
+    }),
+  ];
+}
+
+interface AuditScenario {
   readonly name: string;
   readonly env: Record<string, string>;
   readonly sizes: Sizes;
   readonly count: number;
-  readonly honest: boolean;
-  /** Aggregator processes sharing the store (PostgreSQL only); the load is spread over them. */
-  readonly processes?: number;
 }
 
-async function httpThroughput(): Promise<string[]> {
+/** Every receipt audited: /verify → 202 → openings → /audit → 200. */
+async function auditThroughput(): Promise<string[]> {
   const sk = secp256k1.utils.randomSecretKey();
-  const allow = publicKeyHex(sk);
   const threads = String(Math.max(1, Math.min(4, cpus().length - 1)));
-  const cluster = postgresUnavailable() === null ? await startPgCluster() : undefined;
-  const pg = (name: string, processes: number): HttpScenario[] => cluster
-    ? [{ name, env: { AUDIT_RATE: "0", DATABASE_URL: cluster.newDatabase() }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false, processes }]
-    : [];
-  const scenarios: HttpScenario[] = [
-    { name: "AUDIT_RATE=0, embedded store on its own thread (default)", env: { AUDIT_RATE: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false },
-    { name: "AUDIT_RATE=0, embedded store inline (EMBEDDED_DB_THREAD=0)", env: { AUDIT_RATE: "0", EMBEDDED_DB_THREAD: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 6000, honest: false },
-    ...pg("AUDIT_RATE=0, PostgreSQL, 1 aggregator", 1),
-    ...pg("AUDIT_RATE=0, PostgreSQL, 2 aggregators", 2),
-    { name: "AUDIT_RATE=1, 64³, main thread", env: { AUDIT_RATE: "1", AUDIT_THREADS: "0" }, sizes: { m: 64, n: 64, k: 64, batch: 1 }, count: 600, honest: true },
-    { name: `AUDIT_RATE=1, 64³, ${threads} audit thread(s)`, env: { AUDIT_RATE: "1", AUDIT_THREADS: threads }, sizes: { m: 64, n: 64, k: 64, batch: 1 }, count: 600, honest: true },
-    { name: "AUDIT_RATE=1, 256³, main thread", env: { AUDIT_RATE: "1", AUDIT_THREADS: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 60, honest: true },
-    { name: `AUDIT_RATE=1, 256³, ${threads} audit thread(s)`, env: { AUDIT_RATE: "1", AUDIT_THREADS: threads }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 60, honest: true },
+  const scenarios: AuditScenario[] = [
+    { name: "64³, main thread", env: { AUDIT_THREADS: "0" }, sizes: { m: 64, n: 64, k: 64, batch: 1 }, count: 600 },
+    { name: `64³, ${threads} audit thread(s)`, env: { AUDIT_THREADS: threads }, sizes: { m: 64, n: 64, k: 64, batch: 1 }, count: 600 },
+    { name: "256³, main thread", env: { AUDIT_THREADS: "0" }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 60 },
+    { name: `256³, ${threads} audit thread(s)`, env: { AUDIT_THREADS: threads }, sizes: { m: 256, n: 256, k: 256, batch: 1 }, count: 60 },
   ];
-  const only = process.env.BENCH_HTTP_ONLY ? new RegExp(process.env.BENCH_HTTP_ONLY) : null;
   const rows: string[] = [];
-  for (const s of scenarios.filter((x) => !only || only.test(x.name))) {
-    const servers: Server[] = [];
+  for (const sc of scenarios) {
+    const server = await startCli({ ALLOWED_KEYS: publicKeyHex(sk), AUDIT_RATE: "1", ...sc.env });
     try {
-      for (let i = 0; i < (s.processes ?? 1); i++) servers.push(await startCli({ ALLOWED_KEYS: allow, ...s.env }));
-      const ch = await challengeOf(servers[0]!.url);
-      const bodies = makeReceipts(sk, ch, s.sizes, s.count, s.honest);
-      const r = await load(servers.map((x) => x.url), bodies);
-      if (r.accepted !== s.count) throw new Error(`${s.name}: only ${r.accepted} of ${s.count} accepted`);
-      rows.push(`| ${s.name} | ${sizeName(s.sizes)} | ${s.count} | ${fmt(r.perSecond)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} |`);
+      const bodies = makeReceipts(sk, await challengeOf(server.url), sc.sizes, sc.count, true);
+      const r = await load([server.url], bodies);
+      if (r.accepted !== sc.count) throw new Error(`${sc.name}: only ${r.accepted} of ${sc.count} accepted`);
+      rows.push(`| AUDIT_RATE=1, ${sc.name} | ${sizeName(sc.sizes)} | ${sc.count} | ${fmt(r.perSecond)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} |`);
     } finally {
-      for (const x of servers) await stopCli(x);
+      await stopCli(server);
     }
   }
-  cluster?.stop();
   return [
-    ...(cluster ? [] : [`(PostgreSQL rows skipped: ${postgresUnavailable()})`, ""]),
-    "| POST /verify over HTTP (32 concurrent, keep-alive; load generator on the same 2 cores) | sizes | receipts | receipts/s | p50 ms | p99 ms |",
+    "| POST /verify + /audit over HTTP (32 concurrent, keep-alive; load generator on the same cores) | sizes | receipts | receipts/s | p50 ms | p99 ms |",
     "|---|---|---:|---:|---:|---:|",
     ...rows,
   ];
@@ -308,8 +424,9 @@ async function httpThroughput(): Promise<string[]> {
 const started = performance.now();
 const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
 console.log(`tops-aggregator verify benchmark — Node ${process.version}, ${cpus().length} × ${cpu}\n`);
-const sections = (process.env.BENCH_SECTIONS ?? "signatures,audits,http").split(",");
+const sections = (process.env.BENCH_SECTIONS ?? "signatures,audits,store,http").split(",");
 if (sections.includes("signatures")) console.log(signatureRates().join("\n"), "\n");
 if (sections.includes("audits")) console.log((await auditCosts()).join("\n"), "\n");
-if (sections.includes("http")) console.log((await httpThroughput()).join("\n"), "\n");
+if (sections.includes("store")) console.log((await storeThroughput()).join("\n"), "\n");
+if (sections.includes("http")) console.log((await auditThroughput()).join("\n"), "\n");
 console.log(`(${fmt((performance.now() - started) / 1000, 1)} s)`);

@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ensureDirectory } from "@tops/env";
 import { attemptOps, maxOpeningsBytes } from "@tops/protocol";
-import { importJsonl, openStore } from "@tops/store";
+import { importJsonl, openStore, type ReceiptStore } from "@tops/store";
 import { AuditPolicy } from "./audit-policy";
 import { configSummary, type AggregatorConfig } from "./config";
 import { EpochSchedule } from "./epochs";
@@ -28,6 +28,11 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** Replaces the reference row checker (tests, or a faster kernel). Closed by close(). */
   readonly checker?: RowChecker;
+  /**
+   * Replaces the store openStore would open from the config (the benchmark's JSON-lines baseline).
+   * No JSON-lines import runs on it. Closed by close().
+   */
+  readonly store?: ReceiptStore;
   /** How long close() lets requests in flight finish before cutting connections. Default 10 s. */
   readonly shutdownGraceMs?: number;
 }
@@ -64,7 +69,7 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
 
   ensureDirectory(config.dataDir, "DATA_DIR");
   const metrics = new AggregatorMetricsRegistry();
-  const store = await openStore({
+  const store = options.store ?? await openStore({
     dataDir: config.dataDir,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { embeddedThread: config.embeddedDbThread }),
     observer: { commit: (ms) => metrics.dbCommit(ms), error: (errorClass) => metrics.dbError(errorClass) },
@@ -74,8 +79,8 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   let epochSecret: Uint8Array;
   try {
     // Files of the JSON-lines ledger (before the database) come in once, then are renamed *.imported.
-    const imported = await importJsonl(store, config.dataDir, { opsOf: (r) => attemptOps(r.sizes), log: (event, fields) => log.info({ event, ...fields }, event) });
-    if (imported.imported || imported.epochSecret) {
+    const imported = options.store ? null : await importJsonl(store, config.dataDir, { opsOf: (r) => attemptOps(r.sizes), log: (event, fields) => log.info({ event, ...fields }, event) });
+    if (imported && (imported.imported || imported.epochSecret)) {
       log.info({ event: "ledger_imported", receipts: imported.receipts, quarantine: imported.quarantine, repaired: imported.repaired, epochSecret: imported.epochSecret },
         `imported ${imported.receipts} receipts and ${imported.quarantine} quarantine records from the JSON-lines ledger`);
     }

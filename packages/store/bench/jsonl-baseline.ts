@@ -6,6 +6,7 @@
  */
 import { open, type FileHandle } from "node:fs/promises";
 import type { Receipt } from "@tops/protocol";
+import type { AcceptOutcome, AttemptRecord } from "../src/types";
 
 interface Pending {
   readonly text: string;
@@ -17,7 +18,7 @@ export class JsonlBaseline {
   private pending: Pending[] = [];
   private writing: Promise<void> | null = null;
   private seq = 0;
-  private readonly attempts = new Set<string>();
+  private readonly attempts = new Map<string, AttemptRecord>();
   private readonly signatures = new Set<string>();
 
   private constructor(private readonly handle: FileHandle) {}
@@ -26,14 +27,28 @@ export class JsonlBaseline {
     return new JsonlBaseline(await open(path, "a", 0o600));
   }
 
-  async accept(receipt: Receipt, wireJson: string, acceptedAt: number, audited: boolean): Promise<{ kind: "stored"; seq: number } | { kind: "replay" }> {
+  async accept(receipt: Receipt, wireJson: string, acceptedAt: number, audited: boolean): Promise<AcceptOutcome> {
     const attempt = `${receipt.pubkey_hex}:${receipt.epoch_id}:${receipt.nonce}`;
-    if (this.attempts.has(attempt) || this.signatures.has(receipt.sig_hex)) return { kind: "replay" };
-    this.attempts.add(attempt);
-    this.signatures.add(receipt.sig_hex);
+    const held = this.attempts.get(attempt);
+    if (held) return held.sigHex === receipt.sig_hex ? { kind: "duplicate", seq: held.seq, acceptedAt: held.acceptedAt } : { kind: "replay", rule: "attempt" };
+    if (this.signatures.has(receipt.sig_hex)) return { kind: "replay", rule: "signature" };
     const seq = ++this.seq;
+    this.attempts.set(attempt, { seq, sigHex: receipt.sig_hex, acceptedAt });
+    this.signatures.add(receipt.sig_hex);
     await this.append(`{"seq":${seq},"accepted_at":${acceptedAt},"audited":${audited},"receipt":${wireJson}}\n`);
     return { kind: "stored", seq };
+  }
+
+  findAttempt(pubkeyHex: string, epochId: number, nonce: number): AttemptRecord | null {
+    return this.attempts.get(`${pubkeyHex}:${epochId}:${nonce}`) ?? null;
+  }
+
+  signatureSeen(sigHex: string): boolean {
+    return this.signatures.has(sigHex);
+  }
+
+  get stored(): number {
+    return this.seq;
   }
 
   private append(text: string): Promise<void> {

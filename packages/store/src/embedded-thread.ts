@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { EmbeddedBackend } from "./embedded";
-import { SqlReceiptStore } from "./receipt-store";
+import { EMBEDDED_BATCH_INTERVAL_MS, SqlReceiptStore } from "./receipt-store";
 import { toWireError, type CallMessage, type ThreadData, type WorkerMessage } from "./thread-protocol";
 
 const port = parentPort;
@@ -20,7 +20,7 @@ try {
     { commit: (ms) => post({ type: "commit", ms }), error: (errorClass) => post({ type: "db-error", errorClass }) },
     (event, fields) => post({ type: "log", event, fields }),
   );
-  store = new SqlReceiptStore("embedded", backend);
+  store = new SqlReceiptStore("embedded", backend, EMBEDDED_BATCH_INTERVAL_MS);
   post({ type: "ready" });
 } catch (e) {
   post({ type: "open-failed", error: toWireError(e) });

@@ -1,6 +1,6 @@
 import { EmbeddedBackend } from "./embedded";
 import { PostgresBackend } from "./postgres";
-import { SqlReceiptStore } from "./receipt-store";
+import { EMBEDDED_BATCH_INTERVAL_MS, SqlReceiptStore } from "./receipt-store";
 import { ThreadedEmbeddedStore } from "./threaded";
 import type { OpenStoreOptions, ReceiptStore } from "./types";
 
@@ -15,5 +15,5 @@ export async function openStore(o: OpenStoreOptions): Promise<ReceiptStore> {
     return new SqlReceiptStore("postgres", backend);
   }
   if (o.embeddedThread === true) return ThreadedEmbeddedStore.open(o.dataDir, o.observer, o.log);
-  return new SqlReceiptStore("embedded", await EmbeddedBackend.open(o.dataDir, o.observer, o.log));
+  return new SqlReceiptStore("embedded", await EmbeddedBackend.open(o.dataDir, o.observer, o.log), EMBEDDED_BATCH_INTERVAL_MS);
 }

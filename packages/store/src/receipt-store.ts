@@ -53,6 +53,8 @@ counted AS (
 
 /** Most receipts in one INSERT statement. */
 const MAX_BATCH = 256;
+/** The embedded engine's minBatchIntervalMs: at most 100 accept statements a second under load. */
+export const EMBEDDED_BATCH_INTERVAL_MS = 10;
 
 /**
  * One statement, so one transaction on Postgres, for every accept waiting at that moment:
@@ -180,9 +182,17 @@ export interface ImportTarget {
 }
 
 export class SqlReceiptStore implements ReceiptStore, ImportTarget {
+  /**
+   * `minBatchIntervalMs`: under load, start a batch no sooner than this after the previous one,
+   * so more accepts share it. A statement's fixed cost (≈1.3 ms of CPU on the embedded engine,
+   * counters included) then spreads over more receipts. Only batches that follow one directly
+   * (accepts arrived while it committed) wait: a lone or sequential accept is never delayed.
+   * See the aggregator's benchmark.
+   */
   constructor(
     readonly engine: StoreEngine,
     private readonly backend: Backend,
+    private readonly minBatchIntervalMs = 0,
   ) {}
 
   /** The engine underneath (tests, fill scripts); not part of ReceiptStore. */
@@ -239,11 +249,19 @@ export class SqlReceiptStore implements ReceiptStore, ImportTarget {
    * retried one receipt at a time, so one bad receipt cannot fail the others.
    */
   private async flush(): Promise<void> {
-    while (this.pending.length > 0) {
+    let continuing = false;
+    let lastBatchStart = 0;
+    for (;;) {
       // Let every request already received (HTTP, or messages to the database thread) reach
       // accept() before the batch is cut: PGlite's work is synchronous, and without this turn of
       // the event loop each batch would hold only the accept that started it.
       await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.pending.length === 0) break;
+      // Accepts arrived while the previous batch was committing: under load, gather a while longer.
+      const wait = continuing ? lastBatchStart + this.minBatchIntervalMs - performance.now() : 0;
+      if (wait > 0 && this.pending.length < MAX_BATCH) await new Promise<void>((resolve) => setTimeout(resolve, wait));
+      continuing = true;
+      lastBatchStart = performance.now();
       const batch = this.pending.splice(0, MAX_BATCH);
       try {
         const outcomes = await this.backend.write((tx) => acceptBatch(tx, batch));

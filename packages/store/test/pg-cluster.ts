@@ -4,7 +4,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,8 @@ export interface PgCluster {
   readonly adminUrl: string;
   /** Creates an empty database and returns its URL. */
   newDatabase(): string;
+  /** The postmaster's pid (its backends are its children): for CPU accounting in benchmarks. */
+  serverPid(): number;
   stop(): void;
 }
 
@@ -83,6 +85,9 @@ export async function startPgCluster(settings: readonly string[] = []): Promise<
       const name = `t_${process.pid}_${++databases}_${Date.now() % 100000}`;
       psql(`CREATE DATABASE ${name}`);
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    serverPid() {
+      return Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
     },
     stop() {
       if (stopped) return;
