@@ -5,9 +5,12 @@
  *     bare ECDSA check and the whole per-receipt check (payload hashing included).
  *  2. Audit cost by size and AUDIT_ROWS (rows recomputed with the reference on one core), next
  *     to a full recomputation of the attempt, with the ratio.
- *  3. POST /verify throughput over real HTTP against the real CLI in a child process
- *     (keep-alive, 32 concurrent requests), without audits and with every receipt audited
- *     (each audited receipt: /verify → 202 → openings → /audit → 200).
+ *  3. POST /verify throughput over real HTTP against the real CLI in child processes (keep-alive,
+ *     32 concurrent requests), no audit: every storage side by side in interleaved rounds — the
+ *     JSON-lines ledger of before the database (bench/jsonl-aggregator.ts), the embedded engine on
+ *     its thread and inline, PostgreSQL with one and two aggregators — with the CPU each process
+ *     spent per 1000 receipts.
+ *  4. The same with every receipt audited (/verify → 202 → openings → /audit → 200).
  * Prints markdown tables (README.md quotes them). Takes about five minutes.
  *
  * BENCH_SECTIONS=signatures,audits,store,http picks parts; BENCH_HTTP_ONLY=<regex> picks storage

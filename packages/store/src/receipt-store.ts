@@ -185,8 +185,9 @@ export class SqlReceiptStore implements ReceiptStore, ImportTarget {
   /**
    * `minBatchIntervalMs`: under load, start a batch no sooner than this after the previous one,
    * so more accepts share it. A statement's fixed cost (≈1.3 ms of CPU on the embedded engine,
-   * counters included) then spreads over more receipts. Only batches that follow one directly
-   * (accepts arrived while it committed) wait: a lone or sequential accept is never delayed.
+   * counters included) then spreads over more receipts. Only a batch that follows one directly
+   * (accepts arrived while it committed) and would be smaller than it waits: a lone or
+   * sequential accept is never delayed, nor are clients that keep up with the commits.
    * See the aggregator's benchmark.
    */
   constructor(
@@ -251,18 +252,21 @@ export class SqlReceiptStore implements ReceiptStore, ImportTarget {
   private async flush(): Promise<void> {
     let continuing = false;
     let lastBatchStart = 0;
+    let lastBatchSize = 0;
     for (;;) {
       // Let every request already received (HTTP, or messages to the database thread) reach
       // accept() before the batch is cut: PGlite's work is synchronous, and without this turn of
       // the event loop each batch would hold only the accept that started it.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.pending.length === 0) break;
-      // Accepts arrived while the previous batch was committing: under load, gather a while longer.
-      const wait = continuing ? lastBatchStart + this.minBatchIntervalMs - performance.now() : 0;
-      if (wait > 0 && this.pending.length < MAX_BATCH) await new Promise<void>((resolve) => setTimeout(resolve, wait));
+      // Accepts arrived while the previous batch was committing, fewer than it held: under load,
+      // gather a while longer. As many or more: they keep up by themselves, go now.
+      const wait = continuing && this.pending.length < lastBatchSize ? lastBatchStart + this.minBatchIntervalMs - performance.now() : 0;
+      if (wait > 0) await new Promise<void>((resolve) => setTimeout(resolve, wait));
       continuing = true;
       lastBatchStart = performance.now();
       const batch = this.pending.splice(0, MAX_BATCH);
+      lastBatchSize = batch.length;
       try {
         const outcomes = await this.backend.write((tx) => acceptBatch(tx, batch));
         batch.forEach((p, i) => p.resolve(outcomes[i] as AcceptOutcome));
