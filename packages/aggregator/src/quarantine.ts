@@ -36,9 +36,6 @@ export interface QuarantineRecord {
   readonly evidence: QuarantineEvidence;
 }
 
-/** How often the store's quarantine list is read again (QUARANTINE_REFRESH_MS' default). */
-export const QUARANTINE_REFRESH_MS = 1000;
-
 export class StoreQuarantine {
   /** pubkey → Unix ms until which it is refused, as the store said at the last refresh. */
   private stored = new Map<string, number>();
