@@ -3,11 +3,25 @@
  * index maintenance, fsync — all synchronous) does not stall the aggregator's event loop, and
  * uses the second core. Calls arrive as messages; group commit happens here as in-thread.
  */
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { EmbeddedBackend } from "./embedded";
 import { EMBEDDED_BATCH_INTERVAL_MS, SqlReceiptStore } from "./receipt-store";
 import { toWireError, type CallMessage, type ThreadData, type WorkerMessage } from "./thread-protocol";
 
+/**
+ * This thread runs at a lower priority (nice +10; on Linux a thread's own) than the event loop
+ * that answers /verify. Where they share a core, the event loop — which bounds throughput
+ * (parsing, signatures) — goes first, and the commits that wait meanwhile just join bigger
+ * batches: the aggregator's benchmark measured 0.92× the JSON-lines ledger's receipts/s instead
+ * of 0.80× in the same run on 2 busy cores. With a core to spare, nothing changes.
+ */
+const DB_THREAD_NICE = 10;
+try {
+  setPriority(0, DB_THREAD_NICE);
+} catch {
+  // Not permitted here (some sandboxes): run at the normal priority.
+}
 const port = parentPort;
 if (!port) throw new Error("embedded-thread.ts runs as a worker thread");
 const post = (m: WorkerMessage): void => port.postMessage(m);

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { getPriority } from "node:os";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_PAGE, StoreQueryError, type ReceiptStore } from "../src";
@@ -178,6 +180,16 @@ for (const { name, skip, reason } of ENGINES) describe.skipIf(skip)(`ReceiptStor
     const devices = await store.devices({ now: T0 + 20, windowMs: 1000, key });
     expect(devices).toHaveLength(1);
     expect(devices[0]).toMatchObject({ receipts: 3, verifiedOps: 150n, firstSeen: T0 - 10, lastSeen: T0 + 10 });
+  });
+
+  it.skipIf(name !== "embedded-thread")("the database thread runs at nice +10, the caller's thread stays at its priority", () => {
+    const niceOf = (tid: string): number => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    };
+    const nices = readdirSync("/proc/self/task").map(niceOf);
+    expect(niceOf(String(process.pid))).toBe(getPriority(0)); // this (the main) thread is untouched
+    expect(nices.filter((n) => n === 10).length).toBeGreaterThanOrEqual(1);
   });
 
   it("receipts: pages in seq order with a cursor, filters by key and since, bounds the page size", async () => {
