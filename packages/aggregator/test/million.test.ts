@@ -1,23 +1,37 @@
 /**
  * Start-up does not read the ledger (issue: "first answer within 2 s with ≥ 1,000,000 rows").
- * The real CLI, as an operator starts it, on a store holding 1,000,000 receipts, side by side
- * with the same start on an empty store: the time to its first answer and its memory must not
- * depend on what is stored.
+ * The aggregator as the container image runs it (deploy/bundle.mjs's bundle, plain node: no
+ * TypeScript compiled at start) on a store holding 1,000,000 receipts, side by side with the
+ * same start on an empty store: the time to its first answer and its memory must not depend on
+ * what is stored.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { openStore } from "@tops/store";
 import { fillKey, fillReceipts } from "@tops/store/testing";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshStoreEnv, TEST_STORE } from "./support";
 
 const ROWS = 1_000_000;
 const FIRST_ANSWER_MS = 2000;
-const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
-const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
+let bundleDir = "";
+let cli = "";
 
-/** Resident memory (kB) of a process and its children (tsx runs the CLI in a child node). */
+beforeAll(async () => {
+  bundleDir = mkdtempSync(join(tmpdir(), "tops-agg-bundle-"));
+  await promisify(execFile)(process.execPath, [join(repoRoot, "deploy/bundle.mjs"), bundleDir], { cwd: repoRoot });
+  cli = join(bundleDir, "aggregator", "cli.mjs");
+}, 120_000);
+afterAll(() => {
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+});
+
+/** Resident memory (kB) of a process and its children. */
 function treeRssKb(pid: number): number {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
@@ -35,8 +49,8 @@ interface Start {
 
 async function start(dataDir: string, env: Record<string, string>): Promise<Start> {
   const started = performance.now();
-  // Its own process group, so a failed test still stops tsx and the node it runs.
-  const child = spawn(tsx, [cli], {
+  // Its own process group, so a failed test still stops it and anything it started.
+  const child = spawn(process.execPath, [cli], {
     env: { PATH: process.env.PATH ?? "", DATA_DIR: dataDir, AGGREGATOR_HOST: "127.0.0.1", AGGREGATOR_PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "inherit"],
     detached: true,
@@ -71,10 +85,10 @@ function stop(child: ChildProcess): Promise<void> {
   return exited;
 }
 
-/** The faster of two starts (this machine is shared; a start can lose a second to a neighbour). */
+/** The fastest of three starts (CI machines are shared; a start can lose a second to a neighbour). */
 async function bestStart(dataDir: string, env: Record<string, string>, check: (s: Start) => Promise<void>): Promise<Start> {
   const starts: Start[] = [];
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     const s = await start(dataDir, env);
     try {
       await check(s);
@@ -114,8 +128,10 @@ describe(`start-up with ${ROWS.toLocaleString("en-US")} stored receipts (${TEST_
         + ` memory ${empty.rssMb.toFixed(0)} MB empty, ${full.rssMb.toFixed(0)} MB full`,
     );
     expect(full.firstAnswerMs).toBeLessThan(FIRST_ANSWER_MS);
-    // Independent of the ledger: no more than half a second slower, and no more memory than page cache noise.
+    // Independent of the ledger: no more than half a second slower, and no more memory than the
+    // start-to-start noise of PGlite's WASM heap (±50 MB seen). Reading the ledger would cost far
+    // more: the JSON-lines aggregator loaded its whole 693 MB ledger of 1,000,000 receipts at start.
     expect(full.firstAnswerMs - empty.firstAnswerMs).toBeLessThan(500);
-    expect(full.rssMb - empty.rssMb).toBeLessThan(64);
+    expect(full.rssMb - empty.rssMb).toBeLessThan(128);
   }, 900_000);
 });

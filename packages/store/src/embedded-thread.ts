@@ -13,8 +13,9 @@ import { toWireError, type CallMessage, type ThreadData, type WorkerMessage } fr
  * This thread runs at a lower priority (nice +10; on Linux a thread's own) than the event loop
  * that answers /verify. Where they share a core, the event loop — which bounds throughput
  * (parsing, signatures) — goes first, and the commits that wait meanwhile just join bigger
- * batches: the aggregator's benchmark measured 0.92× the JSON-lines ledger's receipts/s instead
- * of 0.80× in the same run on 2 busy cores. With a core to spare, nothing changes.
+ * batches: on 2 busy cores the aggregator's benchmark measured 0.92× the JSON-lines ledger's
+ * receipts/s against 0.80–0.89× at nice 0 (two interleaved runs). With a core to spare, nothing
+ * changes.
  */
 const DB_THREAD_NICE = 10;
 try {
