@@ -70,7 +70,7 @@ async function start(dataDir: string, env: Record<string, string>): Promise<Star
     expect(res.status).toBe(200);
     return { firstAnswerMs, rssMb: treeRssKb(child.pid!) / 1024, health: (await res.json()) as Start["health"], url, child };
   } catch (e) {
-    stop(child);
+    await stop(child);
     throw e;
   }
 }
