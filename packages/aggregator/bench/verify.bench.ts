@@ -343,34 +343,38 @@ async function storeThroughput(): Promise<string[]> {
   const scenarios = all.filter((x) => !only || only.test(x.name));
   let bodies: BenchWork[] | undefined;
   const results = new Map<string, StoreRun[]>(scenarios.map((x) => [x.name, []]));
-  for (let round = 1; round <= rounds; round++) {
-    for (const sc of scenarios) {
-      const servers: Server[] = [];
-      try {
-        const env = { ...common, ...sc.env, ...(sc.postgres && cluster ? { DATABASE_URL: cluster.newDatabase() } : {}) };
-        for (let i = 0; i < sc.processes; i++) servers.push(await startCli(env, sc.entry));
-        bodies ??= makeReceipts(sk, await challengeOf(servers[0]!.url), { m: 256, n: 256, k: 256, batch: 1 }, count, false);
-        const cpuBefore = servers.map((x) => treeCpuMs(x.child.pid!));
-        const pgBefore = sc.postgres && cluster ? treeCpuMs(cluster.serverPid()) : 0;
-        const genBefore = process.cpuUsage();
-        const r = await load(servers.map((x) => x.url), bodies);
-        const gen = process.cpuUsage(genBefore);
-        const aggCpu = servers.reduce((n, x, i) => n + treeCpuMs(x.child.pid!) - cpuBefore[i]!, 0);
-        const pgCpu = sc.postgres && cluster ? treeCpuMs(cluster.serverPid()) - pgBefore : 0;
-        if (r.accepted !== count) throw new Error(`${sc.name}: only ${r.accepted} of ${count} accepted`);
-        const per1000 = (ms: number): number => (ms / count) * 1000;
-        const run: StoreRun = {
-          perSecond: r.perSecond, p50: r.p50, p99: r.p99,
-          aggregatorCpu: per1000(aggCpu), postgresCpu: per1000(pgCpu), generatorCpu: per1000((gen.user + gen.system) / 1000),
-        };
-        results.get(sc.name)!.push(run);
-        console.error(`round ${round}/${rounds} ${sc.name}: ${fmt(run.perSecond)}/s p50 ${fmt(run.p50, 1)} ms p99 ${fmt(run.p99, 1)} ms`);
-      } finally {
-        for (const x of servers) await stopCli(x);
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const sc of scenarios) {
+        const servers: Server[] = [];
+        try {
+          const env = { ...common, ...sc.env, ...(sc.postgres && cluster ? { DATABASE_URL: cluster.newDatabase() } : {}) };
+          for (let i = 0; i < sc.processes; i++) servers.push(await startCli(env, sc.entry));
+          bodies ??= makeReceipts(sk, await challengeOf(servers[0]!.url), { m: 256, n: 256, k: 256, batch: 1 }, count, false);
+          const cpuBefore = servers.map((x) => treeCpuMs(x.child.pid!));
+          const pgBefore = sc.postgres && cluster ? treeCpuMs(cluster.serverPid()) : 0;
+          const genBefore = process.cpuUsage();
+          const r = await load(servers.map((x) => x.url), bodies);
+          const gen = process.cpuUsage(genBefore);
+          const aggCpu = servers.reduce((n, x, i) => n + treeCpuMs(x.child.pid!) - cpuBefore[i]!, 0);
+          const pgCpu = sc.postgres && cluster ? treeCpuMs(cluster.serverPid()) - pgBefore : 0;
+          if (r.accepted !== count) throw new Error(`${sc.name}: only ${r.accepted} of ${count} accepted`);
+          const per1000 = (ms: number): number => (ms / count) * 1000;
+          const run: StoreRun = {
+            perSecond: r.perSecond, p50: r.p50, p99: r.p99,
+            aggregatorCpu: per1000(aggCpu), postgresCpu: per1000(pgCpu), generatorCpu: per1000((gen.user + gen.system) / 1000),
+          };
+          results.get(sc.name)!.push(run);
+          console.error(`round ${round}/${rounds} ${sc.name}: ${fmt(run.perSecond)}/s p50 ${fmt(run.p50, 1)} ms p99 ${fmt(run.p99, 1)} ms`);
+        } finally {
+          for (const x of servers) await stopCli(x);
+        }
       }
     }
+  } finally {
+    // Also when a run fails: the cluster's server processes would outlive the bench.
+    cluster?.stop();
   }
-  cluster?.stop();
   const baseline = median((results.get(scenarios[0]?.name ?? "") ?? []).map((x) => x.perSecond));
   return [
     ...(cluster ? [] : [`(PostgreSQL rows skipped: ${postgresUnavailable()})`, ""]),
