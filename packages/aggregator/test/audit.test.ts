@@ -6,22 +6,14 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { auditMacs, bytesToHex, publicKeyHex, type AuditRequest, type Sizes } from "@tops/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { AuditPolicy, EPOCH_SECRET_FILE } from "../src/index";
 import {
-  codeOf, freshStoreEnv, getChallenge, newKey, openingsFor, postAudit, postVerify, startTestAggregator, submit, TEST_STORE, TestClock, work, type TestAggregator,
+  codeOf, freshStoreEnv, getChallenge, newKey, openingsFor, postAudit, postVerify, startedForThisFile, submit, TEST_STORE, TestClock, work, type TestAggregator,
 } from "./support";
 
-const closers: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-});
-
-async function started(...args: Parameters<typeof startTestAggregator>): Promise<TestAggregator> {
-  const agg = await startTestAggregator(...args);
-  closers.push(agg.close);
-  return agg;
-}
+/** Aggregators of this file, all closed after its last test. */
+const started = startedForThisFile();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

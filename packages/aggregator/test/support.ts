@@ -10,7 +10,7 @@ import {
 } from "@tops/protocol";
 import { newDatabaseAt } from "@tops/store/testing";
 import { pino } from "pino";
-import { inject } from "vitest";
+import { afterAll, inject } from "vitest";
 import { configFromEnv, startAggregator, type Challenge, type RunningAggregator, type StartOptions } from "../src/index";
 
 export function tempDir(prefix = "agg"): string {
@@ -102,6 +102,22 @@ export async function startTestAggregator(
   });
   const running = await startAggregator(config, { ...startOptions, clock: clock.read });
   return { ...running, clock, storeEnv: store.env };
+}
+
+/**
+ * startTestAggregator for one test file: every aggregator it starts is closed (newest first) after
+ * the file's last test. Call it at the top level of the file.
+ */
+export function startedForThisFile(): (...args: Parameters<typeof startTestAggregator>) => Promise<TestAggregator> {
+  const closers: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+  return async (...args) => {
+    const agg = await startTestAggregator(...args);
+    closers.push(agg.close);
+    return agg;
+  };
 }
 
 /** Every stored receipt, in seq order, through GET /receipts. */

@@ -5,24 +5,16 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import {
   bytesToHex, hexToBytes, receiptDigest, ReceiptErrorCode, serializeReceipt, signReceipt, type Receipt,
 } from "@tops/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   AggregatorErrorCode, computeAuditRows, ERROR_STATUS, RowCheckerBusyError, SECP256K1_N, type RowChecker,
 } from "../src/index";
 import {
-  codeOf, freshStoreEnv, getChallenge, honestBody, honestReceipt, LogCapture, newKey, postVerify, SMALL, startTestAggregator, storedReceipts, submit, work, type TestAggregator,
+  codeOf, freshStoreEnv, getChallenge, honestBody, honestReceipt, LogCapture, newKey, postVerify, SMALL, startedForThisFile, storedReceipts, submit, work, type TestAggregator,
 } from "./support";
 
-const closers: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-});
-
-async function started(...args: Parameters<typeof startTestAggregator>): Promise<TestAggregator> {
-  const agg = await startTestAggregator(...args);
-  closers.push(agg.close);
-  return agg;
-}
+/** Aggregators of this file, all closed after its last test. */
+const started = startedForThisFile();
 
 /** The ledger as GET /receipts shows it. */
 const ledgerLines = (agg: TestAggregator): Promise<{ seq: number; audited: boolean; receipt: Receipt }[]> => storedReceipts(agg.url);

@@ -8,11 +8,48 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { postgresUnavailable, startPgCluster, type PgCluster } from "@tops/store/testing";
+import { afterAll, beforeAll } from "vitest";
 
 export const repoRoot = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `tops-${prefix}-`));
+}
+
+/** What one test file holds until its last test is over (fileResources()). */
+export interface FileResources {
+  /** Why PostgreSQL cannot run here, or null when it can. */
+  readonly unavailable: string | null;
+  /** A new, empty database on the file's cluster (only where `unavailable` is null). */
+  newDatabase(): string;
+  /** Stops this after the file's last test (newest first), before the cluster. */
+  stopAfterAll(stop: () => Promise<unknown>): void;
+}
+
+/**
+ * A throwaway PostgreSQL cluster for one test file (where the binaries are installed) and the
+ * processes its tests start, all stopped after its last test. Call it at the file's top level.
+ */
+export function fileResources(): FileResources {
+  const unavailable = postgresUnavailable();
+  const stoppers: (() => Promise<unknown>)[] = [];
+  let cluster: PgCluster | undefined;
+  beforeAll(async () => {
+    if (!unavailable) cluster = await startPgCluster();
+  });
+  afterAll(async () => {
+    for (const stop of stoppers.reverse()) await stop();
+    cluster?.stop();
+  });
+  return {
+    unavailable,
+    newDatabase: () => {
+      if (!cluster) throw new Error(`no PostgreSQL: ${unavailable ?? "the cluster has not started"}`);
+      return cluster.newDatabase();
+    },
+    stopAfterAll: (stop) => void stoppers.push(stop),
+  };
 }
 
 export async function freePort(): Promise<number> {

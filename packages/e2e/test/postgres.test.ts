@@ -7,21 +7,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { secretKeyFromHex, serializeReceipt, signReceipt } from "@tops/protocol";
-import { postgresUnavailable, startPgCluster, type PgCluster } from "@tops/store/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAggregator, storedReceipts, tempDir } from "./harness";
+import { describe, expect, it } from "vitest";
+import { fileResources, startAggregator, storedReceipts, tempDir } from "./harness";
 
-const unavailable = postgresUnavailable();
-const stoppers: (() => Promise<unknown>)[] = [];
-let cluster: PgCluster | undefined;
-
-beforeAll(async () => {
-  if (!unavailable) cluster = await startPgCluster();
-});
-afterAll(async () => {
-  for (const stop of stoppers.reverse()) await stop();
-  cluster?.stop();
-});
+const { unavailable, newDatabase, stopAfterAll } = fileResources();
 
 async function post(url: string, body: string): Promise<{ status: number; seq?: number; duplicate?: boolean; code?: string }> {
   const res = await fetch(`${url}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body });
@@ -31,12 +20,12 @@ async function post(url: string, body: string): Promise<{ status: number; seq?: 
 
 describe.skipIf(unavailable !== null)(`two aggregators on one PostgreSQL${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
   it("N concurrent copies of one receipt spread over both: exactly one stored, the others answered idempotently", async () => {
-    const databaseUrl = cluster!.newDatabase();
+    const databaseUrl = newDatabase();
     const env = { DATABASE_URL: databaseUrl, AUDIT_RATE: "0", EPOCH_SECONDS: "600" };
     const a = await startAggregator(env, tempDir("pg-a"));
-    stoppers.push(() => a.proc.stop());
+    stopAfterAll(() => a.proc.stop());
     const b = await startAggregator(env, tempDir("pg-b"));
-    stoppers.push(() => b.proc.stop());
+    stopAfterAll(() => b.proc.stop());
     const challenge = (await (await fetch(`${a.url}/challenge`)).json()) as { epoch_id: number; prev_hash_hex: string };
     // Both serve the same challenge: they share the epoch secret through the database.
     expect((await (await fetch(`${b.url}/challenge`)).json())).toEqual(challenge);

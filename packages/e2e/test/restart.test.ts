@@ -4,25 +4,15 @@
  * while it was down, resubmitted after).
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { publicKeyHex, secretKeyFromHex } from "@tops/protocol";
-import { postgresUnavailable, startPgCluster, type PgCluster } from "@tops/store/testing";
-import { freePort, getText, jsonLines, sampleValue, startAggregator, startWorker, storedReceipts, tempDir, waitFor, type Aggregator } from "./harness";
+import { fileResources, freePort, getText, jsonLines, sampleValue, startAggregator, startWorker, storedReceipts, tempDir, waitFor, type Aggregator } from "./harness";
 
-const unavailable = postgresUnavailable();
-const stoppers: (() => Promise<unknown>)[] = [];
-let cluster: PgCluster | undefined;
-beforeAll(async () => {
-  if (!unavailable) cluster = await startPgCluster();
-});
-afterAll(async () => {
-  for (const stop of stoppers) await stop();
-  cluster?.stop();
-});
+const { unavailable, newDatabase, stopAfterAll } = fileResources();
 
 const engines = [
   { name: "embedded database", skip: false, store: (): Record<string, string> => ({}) },
-  { name: `PostgreSQL${unavailable ? ` (skipped: ${unavailable})` : ""}`, skip: unavailable !== null, store: (): Record<string, string> => ({ DATABASE_URL: cluster!.newDatabase() }) },
+  { name: `PostgreSQL${unavailable ? ` (skipped: ${unavailable})` : ""}`, skip: unavailable !== null, store: (): Record<string, string> => ({ DATABASE_URL: newDatabase() }) },
 ];
 
 for (const engine of engines) {
@@ -33,12 +23,12 @@ for (const engine of engines) {
       const env = { ALLOWED_KEYS: publicKeyHex(secretKeyFromHex(skHex)), AUDIT_RATE: "1", EPOCH_SECONDS: "600", ...engine.store() };
       const dataDir = tempDir("restart");
       let aggregator: Aggregator = await startAggregator(env, dataDir, port);
-      stoppers.push(() => aggregator.proc.stop());
+      stopAfterAll(() => aggregator.proc.stop());
       const worker = await startWorker({
         WORKER_SK_HEX: skHex, AGGREGATOR_URL: `${aggregator.url}/verify`, MAX_ATTEMPTS: "40", RATE_LIMIT: "8",
         MAX_RETRIES: "1", BREAKER_THRESHOLD: "2", BREAKER_COOLDOWN_MS: "300",
       });
-      stoppers.push(() => worker.proc.stop());
+      stopAfterAll(() => worker.proc.stop());
 
       await waitFor("some accepted receipts", async () => sampleValue(await getText(`${worker.metricsUrl}/prometheus`), "tops_worker_successful_attempts_total") >= 5);
       await aggregator.proc.stop("SIGKILL");
