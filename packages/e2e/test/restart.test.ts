@@ -20,7 +20,10 @@ for (const engine of engines) {
     it("loses no signed receipt and records none twice", async () => {
       const skHex = randomBytes(32).toString("hex");
       const port = await freePort();
-      const env = { ALLOWED_KEYS: publicKeyHex(secretKeyFromHex(skHex)), AUDIT_RATE: "1", EPOCH_SECONDS: "600", ...engine.store() };
+      // A kill between a 202 and its openings leaves the worker retrying them until the audit's
+      // deadline, and only then spooling the receipt: a short AUDIT_TIMEOUT_MS keeps that well
+      // inside the wait for a spooled receipt below (at the default 30 s the two raced).
+      const env = { ALLOWED_KEYS: publicKeyHex(secretKeyFromHex(skHex)), AUDIT_RATE: "1", AUDIT_TIMEOUT_MS: "5000", EPOCH_SECONDS: "600", ...engine.store() };
       const dataDir = tempDir("restart");
       let aggregator: Aggregator = await startAggregator(env, dataDir, port);
       stopAfterAll(() => aggregator.proc.stop());
