@@ -14,8 +14,9 @@
  * Prints markdown tables (README.md quotes them). Takes about five minutes.
  *
  * BENCH_SECTIONS=signatures,audits,store,http picks parts; BENCH_HTTP_ONLY=<regex> picks storage
- * rows; BENCH_ROUNDS (3) and BENCH_HTTP_COUNT (6000) size them; BENCH_CLI_NODE_ARGS passes node
- * flags to the aggregators (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them).
+ * rows; BENCH_ROUNDS (3), BENCH_HTTP_COUNT (6000), BENCH_HTTP_WARMUP (3000, sent first and not timed)
+ * and BENCH_HTTP_CONCURRENCY (32) size them; BENCH_CLI_NODE_ARGS passes node flags to the
+ * aggregators (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { verify as nodeVerify } from "node:crypto";
@@ -219,6 +220,13 @@ function treeCpuMs(rootPid: number): number {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
+/** Database commits an aggregator has timed so far (its commit-latency histogram's count; 0 for the JSON-lines ledger). */
+async function commitsOf(s: Server): Promise<number> {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("tops_aggregator_db_commit_duration_ms_count"));
+  return line ? Number(line.split(" ").at(-1)) : 0;
+}
+
 async function stopCli(s: Server): Promise<void> {
   const exited = new Promise((r) => s.child.once("exit", r));
   s.child.kill("SIGTERM");
@@ -306,6 +314,8 @@ interface StoreRun {
   readonly perSecond: number;
   readonly p50: number;
   readonly p99: number;
+  /** Receipts per database commit (group commit's batch size); 0 where nothing was committed to a database. */
+  readonly receiptsPerCommit: number;
   /** CPU ms per 1000 receipts. */
   readonly aggregatorCpu: number;
   readonly postgresCpu: number;
@@ -325,6 +335,11 @@ const median = (xs: readonly number[]): number => {
 async function storeThroughput(): Promise<string[]> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const count = Number(process.env.BENCH_HTTP_COUNT ?? 6000);
+  const concurrency = Number(process.env.BENCH_HTTP_CONCURRENCY ?? 32);
+  // Receipts sent to each fresh aggregator before the timed run: the embedded engine's first
+  // seconds go to V8 compiling PostgreSQL's WASM to optimised code on background threads
+  // (≈4.5 s of CPU on this VM, once per process), which is start-up, not what a receipt costs.
+  const warmup = Number(process.env.BENCH_HTTP_WARMUP ?? 3000);
   const sk = secp256k1.utils.randomSecretKey();
   const cluster = postgresUnavailable() === null ? await startPgCluster() : undefined;
   const common = { AUDIT_RATE: "0", EPOCH_SECONDS: "3600", ALLOWED_KEYS: publicKeyHex(sk) };
@@ -350,18 +365,24 @@ async function storeThroughput(): Promise<string[]> {
         try {
           const env = { ...common, ...sc.env, ...(sc.postgres && cluster ? { DATABASE_URL: cluster.newDatabase() } : {}) };
           for (let i = 0; i < sc.processes; i++) servers.push(await startCli(env, sc.entry));
-          bodies ??= makeReceipts(sk, await challengeOf(servers[0]!.url), { m: 256, n: 256, k: 256, batch: 1 }, count, false);
+          bodies ??= makeReceipts(sk, await challengeOf(servers[0]!.url), { m: 256, n: 256, k: 256, batch: 1 }, warmup + count, false);
+          if (warmup > 0) {
+            const w = await load(servers.map((x) => x.url), bodies.slice(0, warmup), concurrency);
+            if (w.accepted !== warmup) throw new Error(`${sc.name}: only ${w.accepted} of ${warmup} warm-up receipts accepted`);
+          }
+          const commitsBefore = await Promise.all(servers.map(commitsOf));
           const cpuBefore = servers.map((x) => treeCpuMs(x.child.pid!));
           const pgBefore = sc.postgres && cluster ? treeCpuMs(cluster.serverPid()) : 0;
           const genBefore = process.cpuUsage();
-          const r = await load(servers.map((x) => x.url), bodies);
+          const r = await load(servers.map((x) => x.url), bodies.slice(warmup), concurrency);
           const gen = process.cpuUsage(genBefore);
           const aggCpu = servers.reduce((n, x, i) => n + treeCpuMs(x.child.pid!) - cpuBefore[i]!, 0);
+          const commits = (await Promise.all(servers.map(commitsOf))).reduce((n, c, i) => n + c - commitsBefore[i]!, 0);
           const pgCpu = sc.postgres && cluster ? treeCpuMs(cluster.serverPid()) - pgBefore : 0;
           if (r.accepted !== count) throw new Error(`${sc.name}: only ${r.accepted} of ${count} accepted`);
           const per1000 = (ms: number): number => (ms / count) * 1000;
           const run: StoreRun = {
-            perSecond: r.perSecond, p50: r.p50, p99: r.p99,
+            perSecond: r.perSecond, p50: r.p50, p99: r.p99, receiptsPerCommit: commits > 0 ? count / commits : 0,
             aggregatorCpu: per1000(aggCpu), postgresCpu: per1000(pgCpu), generatorCpu: per1000((gen.user + gen.system) / 1000),
           };
           results.get(sc.name)!.push(run);
@@ -375,19 +396,20 @@ async function storeThroughput(): Promise<string[]> {
     // Also when a run fails: the cluster's server processes would outlive the bench.
     cluster?.stop();
   }
-  const baseline = median((results.get(scenarios[0]?.name ?? "") ?? []).map((x) => x.perSecond));
+  const baselineRuns = results.get(scenarios[0]?.name ?? "") ?? [];
+  const baseline = median(baselineRuns.map((x) => x.perSecond));
   return [
     ...(cluster ? [] : [`(PostgreSQL rows skipped: ${postgresUnavailable()})`, ""]),
-    `POST /verify, AUDIT_RATE=0: ${count} receipts of 256³ per run, 32 in flight over keep-alive HTTP, ${rounds} runs each (interleaved); the load`
+    `POST /verify, AUDIT_RATE=0: ${count} receipts of 256³ per run after ${warmup} of warm-up, ${concurrency} in flight over keep-alive HTTP, ${rounds} runs each (interleaved); the load`
       + " generator runs in this process on the same cores. CPU = user + system time of the process trees per 1000 receipts (the"
       + " aggregator's includes its store thread; PostgreSQL's is the server and its backends).",
     "",
-    "| storage | receipts/s median | min | vs JSON-lines | p50 ms | p99 ms | CPU ms / 1000 receipts: aggregator(s) | PostgreSQL | load generator |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| storage | receipts/s median | min | vs JSON-lines | each round | p50 ms | p99 ms | receipts / commit | CPU ms / 1000 receipts: aggregator(s) | PostgreSQL | load generator |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...scenarios.map((sc) => {
       const rs = results.get(sc.name) ?? [];
       const m = (f: (x: StoreRun) => number): number => median(rs.map(f));
-      return `| ${sc.name} | ${fmt(m((x) => x.perSecond))} | ${fmt(Math.min(...rs.map((x) => x.perSecond)))} | ${fmt(m((x) => x.perSecond) / baseline, 2)}× | ${fmt(m((x) => x.p50), 1)} | ${fmt(m((x) => x.p99), 1)} | ${fmt(m((x) => x.aggregatorCpu))} | ${sc.postgres ? fmt(m((x) => x.postgresCpu)) : "–"} | ${fmt(m((x) => x.generatorCpu))} |`;
+      return `| ${sc.name} | ${fmt(m((x) => x.perSecond))} | ${fmt(Math.min(...rs.map((x) => x.perSecond)))} | ${fmt(m((x) => x.perSecond) / baseline, 2)}× | ${rs.map((x, i) => fmt(x.perSecond / (baselineRuns[i]?.perSecond ?? Number.NaN), 2)).join(" / ")} | ${fmt(m((x) => x.p50), 1)} | ${fmt(m((x) => x.p99), 1)} | ${m((x) => x.receiptsPerCommit) > 0 ? fmt(m((x) => x.receiptsPerCommit), 1) : "–"} | ${fmt(m((x) => x.aggregatorCpu))} | ${sc.postgres ? fmt(m((x) => x.postgresCpu)) : "–"} | ${fmt(m((x) => x.generatorCpu))} |`;
     }),
   ];
 }
