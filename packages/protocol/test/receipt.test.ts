@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { describe, expect, it } from "vitest";
 import {
-  bytesToHex, hexToBytes, MAX_RECEIPT_BYTES, receiptDigest, parseAndVerifyReceipt, parseReceipt, publicKeyHex, ReceiptError, ReceiptErrorCode,
+  bytesToHex, hexToBytes, MAX_RECEIPT_BYTES, receiptDigest, parseAndVerifyReceipt, parseReceipt, publicKeyHex, ReceiptError, ReceiptErrorCode, secretKeyFromHex,
   serializeReceipt, signReceipt, verifyReceiptSignature, type Receipt, type ReceiptBody, type ReceiptErrorCode as Code,
 } from "../src/index";
 
@@ -160,6 +160,19 @@ describe("strict parsing: each malformed receipt gets its own error", () => {
       expect(codeOf(() => parseReceipt(input))).toBe(expected);
     });
   }
+
+  it("keys remembered as valid points: a point off the curve is refused however often it or valid keys come", () => {
+    const offCurve = withField({ pubkey_hex: `03${"ff".repeat(32)}` });
+    for (let i = 0; i < 3; i++) {
+      expect(codeOf(() => parseReceipt(json))).toBe("accepted");
+      expect(codeOf(() => parseReceipt(offCurve))).toBe(E.BAD_PUBKEY);
+    }
+    // Past the memo's bound (4096 keys), the oldest are forgotten and checked again, still valid.
+    const keys = Array.from({ length: 4100 }, (_, i) => publicKeyHex(secretKeyFromHex((i + 1).toString(16).padStart(64, "0"))));
+    for (const k of keys) expect(codeOf(() => parseReceipt(withField({ pubkey_hex: k })))).toBe("accepted");
+    expect(codeOf(() => parseReceipt(json))).toBe("accepted");
+    expect(codeOf(() => parseReceipt(offCurve))).toBe(E.BAD_PUBKEY);
+  });
 
   it("errors name the offending field", () => {
     try {
