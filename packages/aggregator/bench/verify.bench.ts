@@ -22,7 +22,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { verify as nodeVerify } from "node:crypto";
 import { Agent, request } from "node:http";
 import { cpus, tmpdir } from "node:os";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
@@ -162,6 +162,8 @@ async function timeAsync(fn: () => Promise<unknown>, reps: number): Promise<{ mi
 interface Server {
   readonly child: ChildProcess;
   readonly url: string;
+  /** Its DATA_DIR, removed when it stops (an embedded one holds a database). */
+  readonly dataDir: string;
 }
 
 /** The same epoch secret for every aggregator of a row, so one set of signed receipts serves all of them. */
@@ -175,8 +177,9 @@ function benchDataDir(): string {
 
 /** The real CLI (or bench/jsonl-aggregator.ts: the same pipeline on the JSON-lines ledger) in a child process. */
 async function startCli(env: Record<string, string>, entry = join(packageDir, "src", "cli.ts")): Promise<Server> {
+  const dataDir = benchDataDir();
   const child = spawn(tsx, [...(process.env.BENCH_CLI_NODE_ARGS ?? "").split(" ").filter(Boolean), entry], {
-    env: { PATH: process.env.PATH ?? "", AGGREGATOR_HOST: "127.0.0.1", AGGREGATOR_PORT: "0", LOG_LEVEL: "info", DATA_DIR: benchDataDir(), ...env },
+    env: { PATH: process.env.PATH ?? "", AGGREGATOR_HOST: "127.0.0.1", AGGREGATOR_PORT: "0", LOG_LEVEL: "info", DATA_DIR: dataDir, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -192,9 +195,12 @@ async function startCli(env: Record<string, string>, entry = join(packageDir, "s
       }
     };
     child.stdout!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`aggregator exited with ${code}: ${buffer}`)));
+    child.once("exit", (code) => {
+      rmSync(dataDir, { recursive: true, force: true });
+      reject(new Error(`aggregator exited with ${code}: ${buffer}`));
+    });
   });
-  return { child, url };
+  return { child, url, dataDir };
 }
 
 /** CPU time (user + system, ms) of a process and all its descendants, from /proc (Linux). */
@@ -231,6 +237,7 @@ async function stopCli(s: Server): Promise<void> {
   const exited = new Promise((r) => s.child.once("exit", r));
   s.child.kill("SIGTERM");
   await exited;
+  rmSync(s.dataDir, { recursive: true, force: true });
 }
 
 async function challengeOf(url: string): Promise<Challenge> {

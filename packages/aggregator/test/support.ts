@@ -1,5 +1,5 @@
 /** Shared test helpers: an aggregator on port 0 over a temp DATA_DIR, keys, honest receipts, HTTP calls. */
-import { cpSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -13,8 +13,19 @@ import { pino } from "pino";
 import { afterAll, inject } from "vitest";
 import { configFromEnv, startAggregator, type Challenge, type RunningAggregator, type StartOptions } from "../src/index";
 
+/** Directories tempDir made for this test file (each file gets its own copy of this module). */
+const madeDirs: string[] = [];
+// Registered when a test file imports this module, so before that file's own hooks: with vitest's
+// stacked after-hooks it runs last, once the file's aggregators are closed. Each embedded data
+// directory holds a copy of a database (tens of MB); left behind, a suite run leaked gigabytes.
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = "agg"): string {
-  return mkdtempSync(join(tmpdir(), `tops-${prefix}-test-`));
+  const dir = mkdtempSync(join(tmpdir(), `tops-${prefix}-test-`));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** Which store this run of the suite uses (vitest.config.ts runs it once per engine). */

@@ -3,7 +3,7 @@
  * on free loopback ports, and stops them afterwards.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,8 +13,18 @@ import { afterAll, beforeAll } from "vitest";
 
 export const repoRoot = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 
+/** Directories tempDir made for this test file (each file gets its own copy of this module). */
+const madeDirs: string[] = [];
+// Registered when a test file imports this module, so before that file's own hooks: with vitest's
+// stacked after-hooks it runs last, once the file's processes are stopped.
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `tops-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `tops-${prefix}-`));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** What one test file holds until its last test is over (fileResources()). */
