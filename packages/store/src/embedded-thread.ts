@@ -7,7 +7,7 @@ import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { EmbeddedBackend } from "./embedded";
 import { EMBEDDED_BATCH_INTERVAL_MS, SqlReceiptStore } from "./receipt-store";
-import { toWireError, type CallMessage, type ThreadData, type WorkerMessage } from "./thread-protocol";
+import { PerTurnBatcher, toWireError, type Answer, type Call, type CallsMessage, type ThreadData, type WorkerMessage } from "./thread-protocol";
 
 /**
  * This thread runs at a lower priority (nice +10; on Linux a thread's own) than the event loop
@@ -23,8 +23,8 @@ try {
 } catch {
   // Not permitted here (some sandboxes): run at the normal priority.
 }
+if (!parentPort) throw new Error("embedded-thread.ts runs as a worker thread");
 const port = parentPort;
-if (!port) throw new Error("embedded-thread.ts runs as a worker thread");
 const post = (m: WorkerMessage): void => port.postMessage(m);
 const { dataDir } = workerData as ThreadData;
 
@@ -42,21 +42,28 @@ try {
   process.exit(1);
 }
 
-port.on("message", (m: CallMessage) => {
-  void (async () => {
-    try {
-      let value: unknown;
-      if (m.method === "epochSecret") {
-        const created = m.args[0] as Uint8Array; // the caller made a candidate; used only if none is stored
-        value = await store.epochSecret(() => created);
-      } else {
-        const fn = store[m.method] as (...args: unknown[]) => Promise<unknown>;
-        value = await fn.apply(store, [...m.args]);
-      }
-      post({ type: "result", id: m.id, value });
-      if (m.method === "close") port.close();
-    } catch (e) {
-      post({ type: "error", id: m.id, error: toWireError(e) });
+const answers = new PerTurnBatcher<Answer>((batch) => post({ type: "answers", answers: batch }));
+
+async function answer(c: Call): Promise<void> {
+  try {
+    let value: unknown;
+    if (c.method === "epochSecret") {
+      const created = c.args[0] as Uint8Array; // the caller made a candidate; used only if none is stored
+      value = await store.epochSecret(() => created);
+    } else {
+      const fn = store[c.method] as (...args: unknown[]) => Promise<unknown>;
+      value = await fn.apply(store, [...c.args]);
     }
-  })();
+    answers.push({ id: c.id, value });
+    if (c.method === "close") {
+      answers.flush();
+      port.close();
+    }
+  } catch (e) {
+    answers.push({ id: c.id, error: toWireError(e) });
+  }
+}
+
+port.on("message", (m: CallsMessage) => {
+  for (const c of m.calls) void answer(c);
 });

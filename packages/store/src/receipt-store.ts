@@ -57,29 +57,14 @@ const MAX_BATCH = 256;
 export const EMBEDDED_BATCH_INTERVAL_MS = 10;
 
 /**
- * One statement, so one transaction on Postgres, for every accept waiting at that moment:
- * insert under the unique constraints and count the rows, doing nothing for a row when any
- * constraint holds (ON CONFLICT waits for a concurrent inserter of the same key to commit, so
- * the SELECT that classifies the conflict afterwards sees its row). The rows travel as one JSON
- * parameter: one SQL text for every batch size, and 2–3× cheaper than nine parameters per row
- * on PGlite. A row whose key is quarantined at its acceptance time is not inserted: the
- * quarantine committed by any aggregator holds from that commit on, with no read of it per
- * receipt. ops is a JSON string (a bigint may not fit a JSON number exactly). Rows are inserted
- * (and device totals updated) in key order, so two processes' batches that overlap take their
- * row locks in the same order instead of deadlocking.
+ * One statement, so one transaction on Postgres, for every accept waiting at that moment: the
+ * function accept_receipts (migration 0003, where its rules are spelt out) inserts the rows
+ * under the unique constraints, counts them, and returns the rows it stored; a row that hit a
+ * constraint or a quarantine is not among them. The rows travel as one JSON parameter: one SQL
+ * text and one cached plan for every batch size, and 2–3× cheaper than nine parameters per row
+ * on PGlite. ops is a JSON string (a bigint may not fit a JSON number exactly).
  */
-const INSERT_RECEIPTS = `
-WITH inserted AS (
-  INSERT INTO receipts (accepted_at, pubkey_hex, epoch_id, nonce, sig_hex, device_did, audited, ops, receipt_json)
-  SELECT accepted_at, pubkey_hex, epoch_id, nonce, sig_hex, device_did, audited, ops, receipt_json
-    FROM json_to_recordset($1::json) AS x(accepted_at BIGINT, pubkey_hex TEXT, epoch_id BIGINT, nonce BIGINT, sig_hex TEXT,
-                                          device_did TEXT, audited BOOLEAN, ops BIGINT, receipt_json TEXT)
-   WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.pubkey_hex = x.pubkey_hex AND q.until > x.accepted_at)
-   ORDER BY pubkey_hex, epoch_id, nonce
-  ON CONFLICT DO NOTHING
-  RETURNING seq, accepted_at, pubkey_hex, device_did, ops, epoch_id, nonce, sig_hex
-), ${COUNT_INSERTED}
-SELECT seq, accepted_at, pubkey_hex, epoch_id, nonce, sig_hex FROM inserted`;
+const INSERT_RECEIPTS = "SELECT seq, accepted_at, pubkey_hex, epoch_id, nonce, sig_hex FROM accept_receipts($1::json)";
 
 /** One receipt's row in the JSON parameter of INSERT_RECEIPTS. */
 interface ReceiptRow {

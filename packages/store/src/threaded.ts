@@ -6,7 +6,7 @@
 import { Worker } from "node:worker_threads";
 import type { ImportedReceipt } from "./import-rows";
 import type { ImportTarget } from "./receipt-store";
-import { THREAD_METHODS, type ThreadData, type ThreadMethod, type WireError, type WorkerMessage } from "./thread-protocol";
+import { PerTurnBatcher, THREAD_METHODS, type Call, type CallsMessage, type ThreadData, type ThreadMethod, type WireError, type WorkerMessage } from "./thread-protocol";
 import {
   StoreQueryError,
   type AcceptOptions,
@@ -38,8 +38,11 @@ export class ThreadedEmbeddedStore implements ReceiptStore, ImportTarget {
   private closed = false;
   private closing = false;
   private exitError: Error | null = null;
+  private readonly outbox: PerTurnBatcher<Call>;
 
-  private constructor(private readonly worker: Worker) {}
+  private constructor(private readonly worker: Worker) {
+    this.outbox = new PerTurnBatcher((calls) => worker.postMessage({ type: "calls", calls } satisfies CallsMessage));
+  }
 
   static async open(dataDir: string, observer?: StoreObserver, log?: StoreLog): Promise<ThreadedEmbeddedStore> {
     const worker = new Worker(new URL("./embedded-thread.mjs", import.meta.url), { workerData: { dataDir } satisfies ThreadData });
@@ -51,14 +54,14 @@ export class ThreadedEmbeddedStore implements ReceiptStore, ImportTarget {
             return resolve();
           case "open-failed":
             return reject(fromWire(m.error));
-          case "result":
-          case "error": {
-            const call = store.calls.get(m.id);
-            store.calls.delete(m.id);
-            if (m.type === "result") call?.resolve(m.value);
-            else call?.reject(fromWire(m.error));
+          case "answers":
+            for (const a of m.answers) {
+              const call = store.calls.get(a.id);
+              store.calls.delete(a.id);
+              if (a.error) call?.reject(fromWire(a.error));
+              else call?.resolve(a.value);
+            }
             return;
-          }
           case "commit":
             return observer?.commit(m.ms);
           case "db-error":
@@ -95,7 +98,7 @@ export class ThreadedEmbeddedStore implements ReceiptStore, ImportTarget {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, method, args });
+      this.outbox.push({ id, method, args });
     });
   }
 
