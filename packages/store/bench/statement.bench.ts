@@ -1,10 +1,13 @@
 /**
  * pnpm --filter @tops/store bench (second part): CPU of one accept statement on the embedded
  * engine (PGlite, durable: each statement is a commit with its WAL sync), by batch size, sent
- * two ways side by side in one database:
- *  - as SQL text, as before migration 0003: parsed and planned again at every batch;
- *  - as `SELECT … FROM accept_receipts($1)`, the same statement in a PL/pgSQL function whose
- *    plan is cached for the session (migration 0003).
+ * three ways side by side in one database:
+ *  - as SQL text through PGlite's query(), as the store did before: parsed and planned again
+ *    at every batch, six calls into Postgres per statement;
+ *  - as `SELECT … FROM accept_receipts($1)` through query(): the same statement in a PL/pgSQL
+ *    function whose plan is cached for the session (migration 0003);
+ *  - that, through the backend's own statements (what the store does now): prepared once,
+ *    one round trip per call (EmbeddedBackend.execute).
  * CPU is this process's user + system time (PGlite runs in it, synchronously), per statement
  * and per receipt; min and median of BENCH_STATEMENT_REPEATS interleaved repeats.
  */
@@ -52,12 +55,16 @@ function batch(n: number): string {
   return JSON.stringify(rows);
 }
 
+type Run = (text: string, params: readonly unknown[]) => Promise<readonly unknown[]>;
+const viaQuery: Run = async (text, params) => (await backend.pglite.query(text, [...params])).rows;
+const viaBackend: Run = (text, params) => backend.sql.query(text, params);
+
 /** CPU ms per statement over `statements` statements of `size` rows (every row must be stored). */
-async function cpuPerStatement(text: string, size: number, statements: number): Promise<number> {
+async function cpuPerStatement(run: Run, text: string, size: number, statements: number): Promise<number> {
   const params = Array.from({ length: statements }, () => batch(size)); // built before timing
   const before = process.cpuUsage();
   for (const p of params) {
-    const rows = await backend.sql.query(text, [p]);
+    const rows = await run(text, [p]);
     if (rows.length !== size) throw new Error(`stored ${rows.length} of ${size}`);
   }
   const used = process.cpuUsage(before);
@@ -69,28 +76,31 @@ const fmt = (n: number, digits: number): string => n.toFixed(digits);
 
 try {
   const ways = [
-    { name: "SQL text (before 0003)", text: AS_TEXT },
-    { name: "accept_receipts() (cached plan)", text: AS_FUNCTION },
+    { name: "query(), SQL text", run: viaQuery, text: AS_TEXT },
+    { name: "query(), accept_receipts()", run: viaQuery, text: AS_FUNCTION },
+    { name: "backend, accept_receipts()", run: viaBackend, text: AS_FUNCTION },
   ];
   const results = new Map<string, number[]>();
   for (const size of BATCH_SIZES) {
     const statements = Math.max(10, Math.round(RECEIPTS_PER_RUN / size));
-    for (const w of ways) await cpuPerStatement(w.text, size, 10); // warm-up: V8 tiers the WASM up, plans get cached
+    for (const w of ways) await cpuPerStatement(w.run, w.text, size, 10); // warm-up: V8 tiers the WASM up, plans get cached
     for (let r = 0; r < REPEATS; r++) {
       for (const w of ways) {
         const key = `${w.name}|${size}`;
-        results.set(key, [...(results.get(key) ?? []), await cpuPerStatement(w.text, size, statements)]);
+        results.set(key, [...(results.get(key) ?? []), await cpuPerStatement(w.run, w.text, size, statements)]);
       }
     }
   }
   console.log(`\nOne accept statement on the embedded engine (each a commit with its WAL sync): CPU of this process, ${REPEATS} interleaved repeats of ≈${RECEIPTS_PER_RUN} receipts.\n`);
-  console.log("| receipts per statement | SQL text: ms / statement (min / median) | accept_receipts(): ms / statement (min / median) | ms / receipt: text → function | function vs text |");
-  console.log("|---:|---:|---:|---:|---:|");
+  const cell = (xs: readonly number[]): string => `${fmt(Math.min(...xs), 2)} / ${fmt(median(xs), 2)}`;
+  console.log(`| receipts per statement | ${ways.map((w) => `${w.name}: ms / statement (min / median)`).join(" | ")} | ms / receipt (medians) | now vs before |`);
+  console.log(`|---:|${ways.map(() => "---:|").join("")}---:|---:|`);
   for (const size of BATCH_SIZES) {
-    const text = results.get(`${ways[0]!.name}|${size}`) ?? [];
-    const fn = results.get(`${ways[1]!.name}|${size}`) ?? [];
+    const cols = ways.map((w) => results.get(`${w.name}|${size}`) ?? []);
+    const first = median(cols[0] ?? []);
+    const last = median(cols.at(-1) ?? []);
     console.log(
-      `| ${size} | ${fmt(Math.min(...text), 2)} / ${fmt(median(text), 2)} | ${fmt(Math.min(...fn), 2)} / ${fmt(median(fn), 2)} | ${fmt(median(text) / size, 3)} → ${fmt(median(fn) / size, 3)} | ${fmt(median(fn) / median(text), 2)}× |`,
+      `| ${size} | ${cols.map(cell).join(" | ")} | ${cols.map((c) => fmt(median(c) / size, 3)).join(" → ")} | ${fmt(last / first, 2)}× |`,
     );
   }
 } finally {
