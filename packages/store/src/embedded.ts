@@ -16,6 +16,7 @@ import { DurableNodeFS, durableStartParams } from "./durable-nodefs";
 import { migrate } from "./migrate";
 import { errorClassOf, observed, type Backend, type Row, type Sql } from "./sql";
 import type { StoreLog, StoreObserver } from "./types";
+import { bindDescribeExecuteSync, type WireValue } from "./wire";
 
 /** Most writes in one group-commit transaction. */
 const MAX_GROUP = 512;
@@ -77,9 +78,9 @@ export class EmbeddedBackend implements Backend {
    * nothing else runs on the connection meanwhile). PGlite's own query() sends six messages,
    * each a separate call into Postgres, and parses the statement again every time; here a
    * statement is parsed once (named, so Postgres keeps its plan) and each call is one round
-   * trip: Bind, Describe, Execute, Sync. Parameters and results are converted by PGlite's own
-   * serializers and parsers, as query() does. On the accept statement that is ≈0.65× the CPU of
-   * query() (store bench, statement section).
+   * trip: Bind, Describe, Execute, Sync (wire.ts). Parameters and results are converted by
+   * PGlite's own serializers and parsers, as query() does. On the accept statement that is
+   * ≈0.65× the CPU of query() (store bench, statement section).
    */
   private async execute(text: string, params: readonly unknown[] = []): Promise<Results> {
     const { serialize } = protocol;
@@ -97,15 +98,12 @@ export class EmbeddedBackend implements Backend {
       if (name) this.prepared.set(text, statement);
     }
     const types = statement.paramTypes;
-    const values = params.map((v, i) => {
+    const values = params.map((v, i): WireValue => {
       if (v == null) return null;
       const serializer = this.db.serializers[types[i] ?? 0];
       return serializer ? serializer(v) : String(v);
     });
-    const { messages } = await this.db.execProtocol(
-      concat([serialize.bind({ statement: statement.name, values }), serialize.describe({ type: "P" }), serialize.execute({}), serialize.sync()]),
-      { syncToFs: false },
-    );
+    const { messages } = await this.db.execProtocol(bindDescribeExecuteSync(statement.name, values), { syncToFs: false });
     return parse.parseResults(messages, this.db.parsers)[0] ?? { rows: [], fields: [] };
   }
 
