@@ -7,8 +7,8 @@
 //
 // Writes, so that outdir alone runs the services:
 //   outdir/worker/*.mjs, outdir/worker/node_modules       webgpu (native Dawn bindings), onnxruntime-node
-//   outdir/aggregator/*.mjs, outdir/aggregator/node_modules   @electric-sql/pglite (its .wasm/.data files), onnxruntime-node
-//   outdir/migrations/*.sql                                @tops/store's schema migrations
+//   outdir/aggregator/*.mjs, outdir/aggregator/node_modules   better-sqlite3 (its native binding), @electric-sql/pglite (its .wasm/.data files), onnxruntime-node
+//   outdir/migrations/*.sql, outdir/migrations-sqlite/*.sql   @tops/store's schema migrations (PostgreSQL and PGlite; SQLite)
 // Each service's external packages sit in its own folder's node_modules (Node looks there
 // first), so the aggregator image carries no Dawn and the worker image no PGlite.
 //
@@ -48,6 +48,8 @@ export const externalsByService = {
   // webgpu: native Dawn bindings; onnxruntime-node: the row kernel of the worker's audit openings.
   worker: { webgpu: "packages/worker", "onnxruntime-node": "packages/rowkernel" },
   aggregator: {
+    // The embedded database: SQLite's native binding (the default engine) and PGlite (EMBEDDED_ENGINE=pglite).
+    "better-sqlite3": "packages/store",
     "@electric-sql/pglite": "packages/store",
     // The audit threads' fast row kernel (native). @tops/rowkernel imports it by a specifier
     // held in a variable, which esbuild cannot see; without it here the services silently
@@ -55,16 +57,25 @@ export const externalsByService = {
     "onnxruntime-node": "packages/rowkernel",
   },
 };
-/** Dependencies that only a package's install script uses (onnxruntime-node's downloader): not copied. */
-const installOnlyDependencies = new Set(["adm-zip", "global-agent"]);
+/** Dependencies that only a package's install script uses (onnxruntime-node's and better-sqlite3's downloaders): not copied. */
+const installOnlyDependencies = new Set(["adm-zip", "global-agent", "prebuild-install"]);
+/**
+ * Of a package built from source at install, the files it runs with (paths relative to its
+ * directory): better-sqlite3 keeps SQLite's sources (10 MB) and the compiler's objects (17 MB)
+ * beside its one binding.
+ */
+const runtimeFiles = {
+  "better-sqlite3": (path) => ["", "/package.json", "/build", "/build/Release", "/build/Release/better_sqlite3.node"].includes(path) || path.startsWith("/lib"),
+};
 const external = [
   ...Object.values(externalsByService).flatMap((packages) => Object.keys(packages)),
   // pg's optional native binding, loaded only under NODE_PG_FORCE_NATIVE; never installed here.
   "pg-native",
 ];
 
-/** Where @tops/store's migrations go: MIGRATIONS_DIR as the bundled aggregator resolves it. */
+/** Where @tops/store's migrations go: MIGRATIONS_DIR and SQLITE_MIGRATIONS_DIR as the bundled aggregator resolves them. */
 export const migrationsOut = "migrations";
+export const sqliteMigrationsOut = "migrations-sqlite";
 
 await rm(outdir, { recursive: true, force: true });
 await build({
@@ -101,7 +112,8 @@ async function copyRuntimeModule(name, fromDir, modulesDir, seen = new Set()) {
   const dir = await packageDir(name, fromDir);
   const manifest = JSON.parse(await readFile(join(dir, "package.json"), "utf8"));
   const target = join(modulesDir, name);
-  await cp(dir, target, { recursive: true, dereference: true, filter: (src) => isForThisPlatform(src.slice(dir.length)) });
+  const wanted = runtimeFiles[name] ?? (() => true);
+  await cp(dir, target, { recursive: true, dereference: true, filter: (src) => isForThisPlatform(src.slice(dir.length)) && wanted(src.slice(dir.length)) });
   for (const dep of Object.keys(manifest.dependencies ?? {})) {
     if (!installOnlyDependencies.has(dep)) await copyRuntimeModule(dep, dir, modulesDir, seen);
   }
@@ -120,4 +132,5 @@ for (const [service, packages] of Object.entries(externalsByService)) {
   for (const [name, resolveFrom] of Object.entries(packages)) await copyRuntimeModule(name, join(root, resolveFrom), join(outdir, service, "node_modules"));
 }
 await cp(join(root, "packages/store/migrations"), join(outdir, migrationsOut), { recursive: true, filter: (src) => !src.endsWith(".md") });
+await cp(join(root, "packages/store/migrations-sqlite"), join(outdir, sqliteMigrationsOut), { recursive: true, filter: (src) => !src.endsWith(".md") });
 process.stdout.write(`bundled ${Object.keys(entries).length} entry points, ${[...new Set(external.filter((e) => e !== "pg-native"))].join(", ")} and the store's migrations into ${outdir}\n`);

@@ -7,9 +7,9 @@
  *     to a full recomputation of the attempt, with the ratio.
  *  3. POST /verify throughput over real HTTP against the real CLI in child processes (keep-alive,
  *     32 concurrent requests), no audit: every storage side by side in interleaved rounds — the
- *     JSON-lines ledger of before the database (bench/jsonl-aggregator.ts), the embedded engine on
- *     its thread and inline, PostgreSQL with one and two aggregators — with the CPU each process
- *     spent per 1000 receipts.
+ *     JSON-lines ledger of before the database (bench/jsonl-aggregator.ts), the embedded engines
+ *     (SQLite, PGlite) on their thread and inline, PostgreSQL with one and two aggregators — with
+ *     the CPU each process spent per 1000 receipts.
  *  4. The same with every receipt audited (/verify → 202 → openings → /audit → 200).
  * Prints markdown tables (README.md quotes them). Takes about five minutes.
  *
@@ -343,7 +343,7 @@ async function storeThroughput(): Promise<string[]> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const count = Number(process.env.BENCH_HTTP_COUNT ?? 6000);
   const concurrency = Number(process.env.BENCH_HTTP_CONCURRENCY ?? 32);
-  // Receipts sent to each fresh aggregator before the timed run: the embedded engine's first
+  // Receipts sent to each fresh aggregator before the timed run: PGlite's first
   // seconds go to V8 compiling PostgreSQL's WASM to optimised code on background threads
   // (≈4.5 s of CPU on this VM, once per process), which is start-up, not what a receipt costs.
   const warmup = Number(process.env.BENCH_HTTP_WARMUP ?? 3000);
@@ -352,8 +352,10 @@ async function storeThroughput(): Promise<string[]> {
   const common = { AUDIT_RATE: "0", EPOCH_SECONDS: "3600", ALLOWED_KEYS: publicKeyHex(sk) };
   const all: StoreScenario[] = [
     { name: "JSON-lines ledger (before the database; in-memory replay index)", env: {}, processes: 1, entry: join(packageDir, "bench", "jsonl-aggregator.ts") },
-    { name: "embedded, on its own thread (default)", env: {}, processes: 1 },
-    { name: "embedded, inline (EMBEDDED_DB_THREAD=0)", env: { EMBEDDED_DB_THREAD: "0" }, processes: 1 },
+    { name: "embedded SQLite, on its own thread (default)", env: {}, processes: 1 },
+    { name: "embedded SQLite, inline (EMBEDDED_DB_THREAD=0)", env: { EMBEDDED_DB_THREAD: "0" }, processes: 1 },
+    { name: "embedded PGlite, on its own thread (EMBEDDED_ENGINE=pglite)", env: { EMBEDDED_ENGINE: "pglite" }, processes: 1 },
+    { name: "embedded PGlite, inline", env: { EMBEDDED_ENGINE: "pglite", EMBEDDED_DB_THREAD: "0" }, processes: 1 },
     ...(cluster
       ? [
           { name: "PostgreSQL, 1 aggregator", env: {}, processes: 1, postgres: true },

@@ -71,7 +71,9 @@ export async function startAggregator(config: AggregatorConfig, options: StartOp
   const metrics = new AggregatorMetricsRegistry();
   const store = options.store ?? await openStore({
     dataDir: config.dataDir,
-    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { embeddedThread: config.embeddedDbThread }),
+    ...(config.databaseUrl
+      ? { databaseUrl: config.databaseUrl }
+      : { embeddedThread: config.embeddedDbThread, ...(config.embeddedEngine ? { embeddedEngine: config.embeddedEngine } : {}) }),
     observer: { commit: (ms) => metrics.dbCommit(ms), error: (errorClass) => metrics.dbError(errorClass) },
     log: (event, fields) => log.info({ event, ...fields }, event),
   });

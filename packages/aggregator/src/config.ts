@@ -17,13 +17,18 @@ export interface AggregatorConfig {
   readonly host: string;
   /** AGGREGATOR_PORT: 0 picks a free port (the bound one is logged and returned). */
   readonly port: number;
-  /** DATA_DIR: the embedded database (receipts, quarantine, epoch secret) lives in DATA_DIR/db. */
+  /** DATA_DIR: the embedded database (receipts, quarantine, epoch secret) lives here (receipts.sqlite, or db/ for PGlite). */
   readonly dataDir: string;
   /** DATABASE_URL: postgres://… to keep everything in PostgreSQL instead (several aggregators can share it); null = embedded. */
   readonly databaseUrl: string | null;
   /**
-   * EMBEDDED_DB_THREAD: run the embedded database on its own worker thread, so its statements
-   * (0.15–0.5 ms per receipt) do not take the event loop that answers /verify; costs ≈0.8 s at start.
+   * EMBEDDED_ENGINE: sqlite or pglite (PostgreSQL in WASM: the PostgreSQL engine's own SQL, ≈4× the
+   * CPU per receipt). null (unset): the one whose database DATA_DIR already holds, else sqlite.
+   */
+  readonly embeddedEngine: "sqlite" | "pglite" | null;
+  /**
+   * EMBEDDED_DB_THREAD: run the embedded database on its own worker thread, so its statements and
+   * fsyncs do not take the event loop that answers /verify.
    */
   readonly embeddedDbThread: boolean;
   /** EPOCH_SECONDS: length of one challenge epoch. */
@@ -99,7 +104,7 @@ export const DEFAULTS = {
   requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
   logLevel: "info",
-} as const satisfies Omit<AggregatorConfig, "dataDir" | "allowedKeys" | "databaseUrl" | "embeddedDbThread">;
+} as const satisfies Omit<AggregatorConfig, "dataDir" | "allowedKeys" | "databaseUrl" | "embeddedEngine" | "embeddedDbThread">;
 
 export { ConfigError, type Env };
 
@@ -165,6 +170,7 @@ export function configFromEnv(env: Env, readFile: (path: string) => string = (p)
     port: envInt(env, "AGGREGATOR_PORT", DEFAULTS.port, 0, 65535),
     dataDir: resolve(envString(env, "DATA_DIR") ?? DEFAULT_DATA_DIR),
     databaseUrl: databaseUrl(env),
+    embeddedEngine: envString(env, "EMBEDDED_ENGINE") === undefined ? null : envEnum(env, "EMBEDDED_ENGINE", ["sqlite", "pglite"], "sqlite"),
     embeddedDbThread: envBool(env, "EMBEDDED_DB_THREAD", true),
     epochSeconds: envInt(env, "EPOCH_SECONDS", DEFAULTS.epochSeconds, 1, 86_400),
     allowedKeys: allowedKeys(env, readFile),
@@ -206,7 +212,7 @@ function databaseUrl(env: Env): string | null {
 /** What the start-up log line shows: everything but the allow list itself (only its size) and no password. */
 export function configSummary(c: AggregatorConfig): Record<string, string | number | boolean> {
   return {
-    host: c.host, port: c.port, dataDir: c.dataDir, database: c.databaseUrl === null ? (c.embeddedDbThread ? "embedded (own thread)" : "embedded") : redactUrl(c.databaseUrl), epochSeconds: c.epochSeconds,
+    host: c.host, port: c.port, dataDir: c.dataDir, database: c.databaseUrl === null ? `embedded${c.embeddedEngine ? ` ${c.embeddedEngine}` : ""}${c.embeddedDbThread ? " (own thread)" : ""}` : redactUrl(c.databaseUrl), epochSeconds: c.epochSeconds,
     allowedKeys: c.allowedKeys === null ? "any (dev mode)" : c.allowedKeys.size,
     auditRate: c.auditRate, auditRows: c.auditRows, auditTimeoutMs: c.auditTimeoutMs, auditPendingMax: c.auditPendingMax,
     auditPendingPerKey: c.auditPendingPerKey, auditTimeoutQuarantine: c.auditTimeoutQuarantine, auditKernel: c.auditKernel, auditThreads: c.auditThreads, auditQueueMax: c.auditQueueMax, quarantineSeconds: c.quarantineSeconds, quarantineRefreshMs: c.quarantineRefreshMs,

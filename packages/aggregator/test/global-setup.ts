@@ -1,6 +1,6 @@
 /**
- * Once per project: an embedded database template (PGlite's initdb takes seconds; each test
- * aggregator copies it instead), and for the postgres project a throwaway PostgreSQL cluster.
+ * Once per project: an embedded database template (the default engine's, SQLite; an empty database made
+ * once and copied by each test aggregator), and for the postgres project a throwaway PostgreSQL cluster.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

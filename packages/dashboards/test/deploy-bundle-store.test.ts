@@ -112,6 +112,7 @@ describe("deploy/Dockerfile: the store's migrations", () => {
     const aggregatorDir = target("/out/aggregator");
     expect(aggregatorDir).toBeDefined();
     expect(target("/out/migrations")).toBe(posix.resolve(aggregatorDir ?? "/", "../migrations"));
+    expect(target("/out/migrations-sqlite")).toBe(posix.resolve(aggregatorDir ?? "/", "../migrations-sqlite"));
   });
 });
 
@@ -151,6 +152,10 @@ describe("deploy/bundle.mjs: what the aggregator loads from disk", () => {
     expect(resolve(dir)).toBe(join(out, "migrations"));
     expect(sqlFiles(dir)).toEqual(sqlFiles(migrationsSource));
     for (const file of sqlFiles(dir)) expect(await readFile(join(dir, file), "utf8")).toBe(await readFile(join(migrationsSource, file), "utf8"));
+    // The embedded SQLite engine's own migrations, likewise (SQLITE_MIGRATIONS_DIR).
+    const sqliteSource = join(repoRoot, "packages/store/migrations-sqlite");
+    expect(sqlFiles(join(out, "migrations-sqlite"))).toEqual(sqlFiles(sqliteSource));
+    for (const file of sqlFiles(sqliteSource)) expect(await readFile(join(out, "migrations-sqlite", file), "utf8")).toBe(await readFile(join(sqliteSource, file), "utf8"));
   });
 });
 

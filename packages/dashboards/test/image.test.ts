@@ -55,7 +55,10 @@ describe("deploy/bundle.mjs", () => {
 
   it("keeps only the packages each service loads from disk in its node_modules: no tsx, TypeScript or test tools", async () => {
     expect(readdirSync(join(out, "worker/node_modules")).sort()).toEqual(["@webgpu", "debug", "ms", "onnxruntime-common", "onnxruntime-node", "webgpu"]);
-    expect(readdirSync(join(out, "aggregator/node_modules")).sort()).toEqual(["@electric-sql", "onnxruntime-common", "onnxruntime-node"]);
+    expect(readdirSync(join(out, "aggregator/node_modules")).sort()).toEqual(["@electric-sql", "better-sqlite3", "bindings", "file-uri-to-path", "onnxruntime-common", "onnxruntime-node"]);
+    // better-sqlite3 without SQLite's sources, the compiler's objects or its installer: its binding and lib/ only.
+    expect(readdirSync(join(out, "aggregator/node_modules/better-sqlite3")).sort()).toEqual(["build", "lib", "package.json"]);
+    expect(readdirSync(join(out, "aggregator/node_modules/better-sqlite3/build/Release"))).toEqual(["better_sqlite3.node"]);
     expect(existsSync(join(out, "node_modules"))).toBe(false);
     const bundle = await readFile(join(out, "worker/cli.mjs"), "utf8");
     expect(bundle).not.toMatch(/from\s+["']tsx|register\(\)\s*;\s*await import\(".\/engine-thread\.ts"\)/);

@@ -1,5 +1,5 @@
 /**
- * One load process of the benchmark. Opens ENGINE (jsonl | embedded | embedded-thread | postgres), prepares COUNT
+ * One load process of the benchmark. Opens ENGINE (jsonl | sqlite[-thread] | pglite[-thread] | postgres), prepares COUNT
  * distinct receipts, warms up with WARMUP others, prints "ready", waits for a line on stdin, accepts them with CONCURRENCY in
  * flight, and prints one JSON line: {startMs, endMs, eventLoopBusy, latenciesMs}.
  */
@@ -36,7 +36,8 @@ if (engine === "jsonl") {
     dataDir,
     databaseUrl: engine === "postgres" ? process.env.DATABASE_URL : undefined,
     poolSize: concurrency,
-    embeddedThread: engine === "embedded-thread",
+    embeddedEngine: engine?.startsWith("pglite") ? "pglite" : "sqlite",
+    embeddedThread: engine?.endsWith("-thread") === true,
   });
   accept = async (r, wire) => {
     const o = await store.accept(r, wire, { audited: false, acceptedAt: Date.now(), ops: 33_554_432 });

@@ -2,8 +2,9 @@
  * pnpm --filter @tops/store bench
  *
  * Accepted receipts per second and accept latency, concurrency 32, no audit: the JSON-lines
- * ledger of earlier versions (group commit + fdatasync), the embedded engine (PGlite, durable) on
- * its worker thread and on the event loop, and PostgreSQL with one and with two load processes sharing the 32 in flight. Each load
+ * ledger of earlier versions (group commit + fdatasync), the embedded engines (SQLite and PGlite,
+ * both durable) on their worker thread and on the event loop, and PostgreSQL with one and with
+ * two load processes sharing the 32 in flight. Each load
  * process is a child (bench/accept-worker.ts) started and ready before timing. Scenarios are
  * interleaved round by round so machine noise hits them alike; min and median of the repeats.
  */
@@ -31,7 +32,7 @@ interface RunResult {
 
 interface Scenario {
   readonly name: string;
-  readonly engine: "jsonl" | "embedded" | "embedded-thread" | "postgres";
+  readonly engine: "jsonl" | "sqlite" | "sqlite-thread" | "pglite" | "pglite-thread" | "postgres";
   readonly processes: number;
 }
 
@@ -68,7 +69,7 @@ async function runOnce(s: Scenario, template: string, cluster: PgCluster | null)
   const dir = mkdtempSync(join(tmpdir(), "tops-store-bench-"));
   let databaseUrl = "";
   try {
-    if (s.engine === "embedded" || s.engine === "embedded-thread") cpSync(template, dir, { recursive: true });
+    if (s.engine.startsWith("pglite")) cpSync(template, dir, { recursive: true });
     if (s.engine === "postgres") {
       if (!cluster) throw new Error("no cluster");
       const name = `bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
@@ -111,11 +112,13 @@ const unavailable = postgresUnavailable();
 const cluster = unavailable ? null : await startPgCluster();
 const template = mkdtempSync(join(tmpdir(), "tops-store-bench-template-"));
 try {
-  await (await openStore({ dataDir: template })).close();
+  await (await openStore({ dataDir: template, embeddedEngine: "pglite" })).close(); // PGlite's initdb, once
   const scenarios: Scenario[] = [
     { name: "JSON-lines ledger (group commit + fdatasync)", engine: "jsonl", processes: 1 },
-    { name: "embedded, PGlite on the event loop (default)", engine: "embedded", processes: 1 },
-    { name: "embedded, PGlite on a worker thread (embeddedThread)", engine: "embedded-thread", processes: 1 },
+    { name: "embedded, SQLite on the event loop", engine: "sqlite", processes: 1 },
+    { name: "embedded, SQLite on a worker thread (embeddedThread; the aggregator's default)", engine: "sqlite-thread", processes: 1 },
+    { name: "embedded, PGlite on the event loop", engine: "pglite", processes: 1 },
+    { name: "embedded, PGlite on a worker thread (embeddedThread)", engine: "pglite-thread", processes: 1 },
     ...(cluster
       ? ([
           { name: "PostgreSQL, 1 process", engine: "postgres", processes: 1 },

@@ -1,12 +1,13 @@
 /**
- * Worker-thread entry of the embedded engine: PGlite runs here, so its WASM work (parsing,
- * index maintenance, fsync — all synchronous) does not stall the aggregator's event loop, and
+ * Worker-thread entry of the embedded engine: SQLite or PGlite runs here, so its synchronous
+ * work (statements, index maintenance, fsync) does not stall the aggregator's event loop, and
  * uses the second core. Calls arrive as messages; group commit happens here as in-thread.
  */
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { EmbeddedBackend } from "./embedded";
-import { EMBEDDED_BATCH_INTERVAL_MS, SqlReceiptStore } from "./receipt-store";
+import { openEmbedded } from "./open";
+import type { ImportTarget } from "./receipt-store";
+import type { ReceiptStore } from "./types";
 import { PerTurnBatcher, toWireError, type Answer, type Call, type CallsMessage, type ThreadData, type WorkerMessage } from "./thread-protocol";
 
 /**
@@ -26,16 +27,14 @@ try {
 if (!parentPort) throw new Error("embedded-thread.ts runs as a worker thread");
 const port = parentPort;
 const post = (m: WorkerMessage): void => port.postMessage(m);
-const { dataDir } = workerData as ThreadData;
+const { dataDir, engine } = workerData as ThreadData;
 
-let store: SqlReceiptStore;
+let store: ReceiptStore & ImportTarget;
 try {
-  const backend = await EmbeddedBackend.open(
-    dataDir,
-    { commit: (ms) => post({ type: "commit", ms }), error: (errorClass) => post({ type: "db-error", errorClass }) },
-    (event, fields) => post({ type: "log", event, fields }),
-  );
-  store = new SqlReceiptStore("embedded", backend, EMBEDDED_BATCH_INTERVAL_MS);
+  store = await openEmbedded(dataDir, engine, {
+    observer: { commit: (ms) => post({ type: "commit", ms }), error: (errorClass) => post({ type: "db-error", errorClass }) },
+    log: (event, fields) => post({ type: "log", event, fields }),
+  });
   post({ type: "ready" });
 } catch (e) {
   post({ type: "open-failed", error: toWireError(e) });

@@ -5,9 +5,9 @@
 import type { Receipt } from "@tops/protocol";
 import type { Backend, Row, Sql } from "./sql";
 import { opsParam, toBigInt, toSafeInteger } from "./numbers";
+import { checkDeviceQuery, checkInteger, checkKey, MAX_PAGE, parseCursor } from "./query-checks";
 import { advanceSeq, alreadyImported, finishImport, insertImportedReceipts, type ImportedReceipt } from "./import-rows";
 import {
-  StoreQueryError,
   type AcceptOptions,
   type AcceptOutcome,
   type ActiveQuarantine,
@@ -22,12 +22,6 @@ import {
   type StoredReceipt,
 } from "./types";
 
-/** Largest page of GET /receipts. */
-export const MAX_PAGE = 1000;
-/** Largest answer of GET /devices. */
-export const MAX_DEVICES = 10_000;
-/** Longest ops/s window. */
-export const MAX_WINDOW_MS = 366 * 24 * 3600 * 1000;
 const COUNTER_SHARDS = 256;
 /** Shards of device_totals per device (migration 0002). */
 const DEVICE_SHARDS = 16;
@@ -133,29 +127,6 @@ function storedReceiptOf(row: Row): StoredReceipt {
     ops: toBigInt(row.ops, "ops"),
     receipt: JSON.parse(String(row.receipt_json)) as Receipt,
   };
-}
-
-/** Kept local (not @tops/protocol's): the database thread then loads no crypto or schema library. */
-const COMPRESSED_KEY = /^0[23][0-9a-f]{64}$/;
-
-function checkKey(key: string, parameter = "key"): void {
-  if (!COMPRESSED_KEY.test(key)) {
-    throw new StoreQueryError(parameter, `${parameter} must be a compressed public key: 66 lowercase hex characters starting 02 or 03`);
-  }
-}
-
-function checkInteger(value: number, parameter: string, min: number, max: number): void {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new StoreQueryError(parameter, `${parameter} must be an integer in ${min}..${max}`);
-  }
-}
-
-/** Cursors are the seq of the last item, as decimal text: opaque to clients, cheap to check. */
-function parseCursor(cursor: string): number {
-  if (!/^[1-9]\d{0,15}$/.test(cursor) || !Number.isSafeInteger(Number(cursor))) {
-    throw new StoreQueryError("cursor", "cursor is not one this server returned");
-  }
-  return Number(cursor);
 }
 
 /** What the one-time JSON-lines import needs from a store (both SqlReceiptStore and the threaded proxy have it). */
@@ -336,11 +307,7 @@ export class SqlReceiptStore implements ReceiptStore, ImportTarget {
   }
 
   async devices(q: DeviceQuery): Promise<DeviceSummary[]> {
-    checkInteger(q.now, "now", 0, Number.MAX_SAFE_INTEGER);
-    checkInteger(q.windowMs, "window", 1, MAX_WINDOW_MS);
-    const limit = q.limit ?? MAX_DEVICES;
-    checkInteger(limit, "limit", 1, MAX_DEVICES);
-    if (q.key !== undefined) checkKey(q.key);
+    const limit = checkDeviceQuery(q);
     const params: unknown[] = [q.now, q.now - q.windowMs, limit];
     let where = "";
     if (q.key !== undefined) {

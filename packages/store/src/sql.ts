@@ -33,10 +33,31 @@ const SQLSTATE_CLASSES: Readonly<Record<string, string>> = {
   "42": "syntax_or_access",
 };
 
+/** SQLite's primary result codes (better-sqlite3's error.code, before any "_" extension) → the same labels. */
+const SQLITE_CLASSES: Readonly<Record<string, string>> = {
+  CONSTRAINT: "constraint",
+  BUSY: "transaction_rollback",
+  LOCKED: "transaction_rollback",
+  FULL: "insufficient_resources",
+  NOMEM: "insufficient_resources",
+  TOOBIG: "program_limit",
+  IOERR: "system_error",
+  CANTOPEN: "system_error",
+  PERM: "system_error",
+  READONLY: "system_error",
+  CORRUPT: "internal",
+  NOTADB: "internal",
+  MISMATCH: "data_exception",
+  RANGE: "data_exception",
+  ERROR: "syntax_or_access",
+};
+
 /** Classifies a database error for the `error(class)` metric. */
 export function errorClassOf(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === "string") {
+    const sqlite = /^SQLITE_([A-Z]+)/.exec(code);
+    if (sqlite?.[1]) return SQLITE_CLASSES[sqlite[1]] ?? `sqlite_${sqlite[1].toLowerCase()}`;
     if (/^[0-9A-Z]{5}$/.test(code)) return SQLSTATE_CLASSES[code.slice(0, 2)] ?? `sqlstate_${code.slice(0, 2).toLowerCase()}`;
     if (/^E[A-Z]+$/.test(code)) return "connection"; // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
   }

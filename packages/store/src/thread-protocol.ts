@@ -1,4 +1,6 @@
 /** Messages between the main thread (threaded.ts) and the embedded engine's worker (embedded-thread.ts). */
+import type { EmbeddedEngine } from "./types";
+
 export const THREAD_METHODS = [
   "accept",
   "findAttempt",
@@ -58,6 +60,7 @@ export type WorkerMessage =
 
 export interface ThreadData {
   readonly dataDir: string;
+  readonly engine: EmbeddedEngine;
 }
 
 export function toWireError(e: unknown): WireError {

@@ -1,7 +1,7 @@
 /**
  * The embedded engine on its own worker thread (openStore's embeddedThread): this side only forwards calls.
- * The aggregator's event loop then spends microseconds per accept instead of the ≈0.7 ms that
- * PGlite's synchronous WASM takes, and the database work runs on another core.
+ * The aggregator's event loop then spends microseconds per accept on it, and the database's
+ * synchronous work (statements, fsync at each commit) runs on another core.
  */
 import { Worker } from "node:worker_threads";
 import type { ImportedReceipt } from "./import-rows";
@@ -15,6 +15,7 @@ import {
   type AttemptRecord,
   type DeviceQuery,
   type DeviceSummary,
+  type EmbeddedEngine,
   type QuarantineEntry,
   type ReceiptPage,
   type ReceiptQuery,
@@ -44,8 +45,8 @@ export class ThreadedEmbeddedStore implements ReceiptStore, ImportTarget {
     this.outbox = new PerTurnBatcher((calls) => worker.postMessage({ type: "calls", calls } satisfies CallsMessage));
   }
 
-  static async open(dataDir: string, observer?: StoreObserver, log?: StoreLog): Promise<ThreadedEmbeddedStore> {
-    const worker = new Worker(new URL("./embedded-thread.mjs", import.meta.url), { workerData: { dataDir } satisfies ThreadData });
+  static async open(dataDir: string, engine: EmbeddedEngine, observer?: StoreObserver, log?: StoreLog): Promise<ThreadedEmbeddedStore> {
+    const worker = new Worker(new URL("./embedded-thread.mjs", import.meta.url), { workerData: { dataDir, engine } satisfies ThreadData });
     const store = new ThreadedEmbeddedStore(worker);
     await new Promise<void>((resolve, reject) => {
       worker.on("message", (m: WorkerMessage) => {

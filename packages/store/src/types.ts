@@ -90,6 +90,8 @@ export interface ReceiptPage {
 }
 
 export type StoreEngine = "embedded" | "postgres";
+/** Which embedded database (OpenStoreOptions.embeddedEngine). */
+export type EmbeddedEngine = "sqlite" | "pglite";
 
 export interface ReceiptStore {
   readonly engine: StoreEngine;
@@ -128,9 +130,16 @@ export interface OpenStoreOptions {
   readonly observer?: StoreObserver;
   readonly log?: StoreLog;
   /**
-   * Embedded engine: run PGlite on a worker thread, so its synchronous WASM work neither blocks
-   * the caller's event loop nor shares its core (costs ≈0.8 s more at start). Default false: on
-   * the caller's thread.
+   * Embedded engine: SQLite (default; `${dataDir}/receipts.sqlite`) or PGlite (PostgreSQL in
+   * WASM, `${dataDir}/db`: the same SQL as the PostgreSQL engine, ≈4× the CPU per receipt).
+   * Unset: PGlite where `${dataDir}` already holds a PGlite database and no SQLite one (so an
+   * existing database is never left behind), else SQLite.
+   */
+  readonly embeddedEngine?: EmbeddedEngine;
+  /**
+   * Embedded engine: run the database on a worker thread, so its synchronous work (statements,
+   * fsync) neither blocks the caller's event loop nor shares its core. Default false: on the
+   * caller's thread.
    */
   readonly embeddedThread?: boolean;
   /** Postgres connection pool size (default 16). */

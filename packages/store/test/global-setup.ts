@@ -1,6 +1,6 @@
 /**
  * Once per test run: a throwaway PostgreSQL cluster (when the binaries are installed) and an
- * embedded database template (PGlite's initdb takes seconds; tests copy the template instead).
+ * PGlite database template (its initdb takes seconds; tests copy the template instead).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +22,7 @@ let templateDir = "";
 
 export async function setup(project: TestProject): Promise<void> {
   templateDir = mkdtempSync(join(tmpdir(), "tops-store-template-"));
-  const store = await openStore({ dataDir: templateDir });
+  const store = await openStore({ dataDir: templateDir, embeddedEngine: "pglite" });
   await store.close();
   project.provide("embeddedTemplate", templateDir);
   const reason = postgresUnavailable();

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Receipt } from "@tops/protocol";
 import { CorruptFileError, importJsonl, type ReceiptStore } from "../src";
-import { ENGINES, freshLocation, hex, makeReceipt, pubkey, type StoreLocation } from "./support";
+import { STORAGE_ENGINES, freshLocation, hex, makeReceipt, pubkey, type StoreLocation } from "./support";
 
 const T0 = 1_767_225_600_000;
 const opsOf = (r: Receipt): bigint => 2n * BigInt(r.sizes.m) * BigInt(r.sizes.n) * BigInt(r.sizes.k) * BigInt(r.sizes.batch);
@@ -24,7 +24,7 @@ function writeLedger(dir: string, receipts: readonly Receipt[]): void {
   writeFileSync(join(dir, "ledger.jsonl"), receipts.map((r, i) => ledgerLine(i + 1, T0 + i, i % 2 === 0, r)).join(""));
 }
 
-for (const { name, skip, reason } of ENGINES.filter((e) => e.name !== "embedded-thread")) {
+for (const { name, skip, reason } of STORAGE_ENGINES) {
   describe.skipIf(skip)(`JSON-lines import on ${name}${reason}`, () => {
     it("imports ledger, quarantine and epoch secret once, keeps seqs, cuts a torn tail, renames the files", async () => {
       loc = await freshLocation(name);
@@ -79,6 +79,11 @@ for (const { name, skip, reason } of ENGINES.filter((e) => e.name !== "embedded-
         await c.connect();
         await c.query("DELETE FROM imports");
         await c.end();
+      } else if (name === "sqlite") {
+        const { default: Database } = await import("better-sqlite3");
+        const db = new Database(join(dir, "receipts.sqlite"));
+        db.prepare("DELETE FROM imports").run();
+        db.close();
       } else {
         const { PGlite } = await import("@electric-sql/pglite");
         const db = await PGlite.create({ dataDir: join(dir, "db") });

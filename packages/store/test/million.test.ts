@@ -4,12 +4,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { fillReceipts, fillKey, fillSig, FILL_T0 } from "./fill";
-import { ENGINES, freshLocation, makeReceipt } from "./support";
+import { STORAGE_ENGINES, freshLocation, makeReceipt } from "./support";
 
 const ROWS = 1_000_000;
 const FIRST_ANSWER_MS = 2000;
 
-for (const { name, skip, reason } of ENGINES.filter((e) => e.name !== "embedded-thread")) {
+for (const { name, skip, reason } of STORAGE_ENGINES) {
   describe.skipIf(skip)(`1,000,000 receipts on ${name}${reason}`, () => {
     it(`opens and answers its first queries within ${FIRST_ANSWER_MS} ms`, async () => {
       const loc = await freshLocation(name);

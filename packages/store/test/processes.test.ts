@@ -4,8 +4,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { openStore, type AcceptOutcome } from "../src";
 import { EmbeddedBackend } from "../src/embedded";
 import { SqlReceiptStore } from "../src/receipt-store";
+import { SqliteReceiptStore } from "../src/sqlite";
 import { spawnChild, type Child } from "./child";
-import { ENGINES, freshDatabaseUrl, freshLocation, havePostgres, makeReceipt, pgUnavailable, wire, type StoreLocation } from "./support";
+import { STORAGE_ENGINES, freshDatabaseUrl, freshLocation, havePostgres, makeReceipt, pgUnavailable, wire, type StoreLocation } from "./support";
 
 const children: Child[] = [];
 const locations: StoreLocation[] = [];
@@ -18,10 +19,10 @@ afterEach(async () => {
 });
 
 function childEnv(loc: StoreLocation, extra: Record<string, string> = {}): Record<string, string> {
-  return { STORE_DATA_DIR: loc.options.dataDir, DATABASE_URL: loc.options.databaseUrl ?? "", ...extra };
+  return { STORE_DATA_DIR: loc.options.dataDir, DATABASE_URL: loc.options.databaseUrl ?? "", STORE_EMBEDDED_ENGINE: loc.options.embeddedEngine ?? "", ...extra };
 }
 
-for (const { name, skip, reason } of ENGINES.filter((e) => e.name !== "embedded-thread")) {
+for (const { name, skip, reason } of STORAGE_ENGINES) {
   describe.skipIf(skip)(`crash safety on ${name}${reason}`, () => {
     it("kill -9 in the middle of a stream of accepts: every accept that resolved is there after a restart", async () => {
       const loc = await freshLocation(name);
@@ -53,13 +54,13 @@ for (const { name, skip, reason } of ENGINES.filter((e) => e.name !== "embedded-
   });
 }
 
-describe("embedded engine durability", () => {
+describe("PGlite durability", () => {
   it("commits call fsync (PGlite's own build never does), grouped: fewer syncs than concurrent accepts", async () => {
-    const loc = await freshLocation("embedded");
+    const loc = await freshLocation("pglite");
     locations.push(loc);
     const store = await loc.open();
     try {
-      if (!(store instanceof SqlReceiptStore) || !(store.importBackend instanceof EmbeddedBackend)) throw new Error("not the embedded engine");
+      if (!(store instanceof SqlReceiptStore) || !(store.importBackend instanceof EmbeddedBackend)) throw new Error("not the PGlite engine");
       const backend = store.importBackend;
       const before = backend.syncs;
       const one = makeReceipt();
@@ -75,22 +76,58 @@ describe("embedded engine durability", () => {
       await store.close();
     }
   });
+});
 
-  it("a second process cannot open the same embedded database while the first has it", async () => {
-    const loc = await freshLocation("embedded");
+describe("SQLite durability", () => {
+  it("runs with a WAL synced at every commit (synchronous=FULL), accepts grouped: fewer commits than concurrent accepts", async () => {
+    const loc = await freshLocation("sqlite");
     locations.push(loc);
-    const store = await loc.open();
+    let commits = 0;
+    const store = await loc.open({ observer: { commit: () => void commits++, error: () => undefined } });
     try {
-      const child = spawnChild(childEnv(loc, { MODE: "race", COPIES: "1", RECEIPT_JSON: wire(makeReceipt()) }));
-      children.push(child);
-      expect(await child.exited).not.toBe(0);
-      expect(child.lines).not.toContain("ready");
-      await expect(openStore({ dataDir: loc.options.dataDir })).rejects.toThrow(/already open in this process/);
+      if (!(store instanceof SqliteReceiptStore)) throw new Error("not the SQLite engine");
+      expect(store.database.pragma("journal_mode", { simple: true })).toBe("wal");
+      expect(store.database.pragma("synchronous", { simple: true })).toBe(2); // FULL
+      const many = Array.from({ length: 64 }, (_, i) => makeReceipt({ nonce: i }));
+      const outcomes = await Promise.all(many.map((r) => store.accept(r, wire(r), { audited: false, acceptedAt: 1, ops: 1 })));
+      expect(outcomes.every((o) => o.kind === "stored")).toBe(true);
+      expect(commits).toBeGreaterThan(0);
+      expect(commits).toBeLessThan(64);
     } finally {
       await store.close();
     }
   });
 });
+
+for (const engine of ["sqlite", "pglite"] as const) {
+  describe(`one process per embedded database (${engine})`, () => {
+    it("a second process cannot open the same embedded database while the first has it", async () => {
+      const loc = await freshLocation(engine);
+      locations.push(loc);
+      const store = await loc.open();
+      try {
+        const child = spawnChild(childEnv(loc, { MODE: "race", COPIES: "1", RECEIPT_JSON: wire(makeReceipt()) }));
+        children.push(child);
+        expect(await child.exited).not.toBe(0);
+        expect(child.lines).not.toContain("ready");
+        await expect(loc.open()).rejects.toThrow(/already open in this process/);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("a lock left by a dead process, or by an earlier process with this pid (container restart), is taken over", async () => {
+      const loc = await freshLocation(engine);
+      locations.push(loc);
+      writeFileSync(join(loc.options.dataDir, "db.lock"), `${process.pid} 1\n`); // our pid, another start time
+      const store = await loc.open();
+      await store.close();
+      writeFileSync(join(loc.options.dataDir, "db.lock"), "2147483646 5\n"); // no such process
+      const again = await loc.open();
+      await again.close();
+    });
+  });
+}
 
 describe.skipIf(!havePostgres)(`two processes on one PostgreSQL${havePostgres ? "" : ` (skipped: ${pgUnavailable})`}`, () => {
   it("race N concurrent copies of one receipt: exactly one stored, every other a duplicate of it; one epoch secret", async () => {
@@ -123,7 +160,7 @@ describe.skipIf(!havePostgres)(`two processes on one PostgreSQL, many receipts${
   it("both submit the same 300 receipts in different orders at once: each stored exactly once, no error", async () => {
     const databaseUrl = await freshDatabaseUrl();
     const receipts = Array.from({ length: 300 }, (_, i) => makeReceipt({ nonce: i, device_did: `did:race:${i % 7}` }));
-    const loc = await freshLocation("embedded"); // only for a temp dir holding the receipts file
+    const loc = await freshLocation("sqlite"); // only for a temp dir holding the receipts file
     locations.push(loc);
     const file = join(loc.options.dataDir, "receipts.json");
     writeFileSync(file, JSON.stringify(receipts));
@@ -152,18 +189,5 @@ describe.skipIf(!havePostgres)(`two processes on one PostgreSQL, many receipts${
     } finally {
       await store.close();
     }
-  });
-});
-
-describe("embedded lock file", () => {
-  it("a lock left by a dead process, or by an earlier process with this pid (container restart), is taken over", async () => {
-    const loc = await freshLocation("embedded");
-    locations.push(loc);
-    writeFileSync(join(loc.options.dataDir, "db.lock"), `${process.pid} 1\n`); // our pid, another start time
-    const store = await loc.open();
-    await store.close();
-    writeFileSync(join(loc.options.dataDir, "db.lock"), "2147483646 5\n"); // no such process
-    const again = await loc.open();
-    await again.close();
   });
 });

@@ -11,7 +11,7 @@ export const pgAdminUrl = inject("pgAdminUrl");
 export const pgUnavailable = inject("pgUnavailable");
 export const havePostgres = pgAdminUrl !== null;
 
-/** A directory holding an already-initialised embedded database (copied from the template). */
+/** A directory holding an already-initialised PGlite database (copied from the template). */
 export function freshEmbeddedDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "tops-store-"));
   cpSync(inject("embeddedTemplate"), dir, { recursive: true });
@@ -27,13 +27,17 @@ export async function freshDatabaseUrl(): Promise<string> {
   return newDatabaseAt(pgAdminUrl);
 }
 
-/** "embedded-thread": the embedded engine on its worker thread (openStore's embeddedThread: true). */
-export type EngineName = "embedded" | "embedded-thread" | "postgres";
+/** The embedded engines, each also on its worker thread ("-thread": openStore's embeddedThread: true), and PostgreSQL. */
+export type EngineName = "sqlite" | "sqlite-thread" | "pglite" | "pglite-thread" | "postgres";
 export const ENGINES: readonly { name: EngineName; skip: boolean; reason: string }[] = [
-  { name: "embedded", skip: false, reason: "" },
-  { name: "embedded-thread", skip: false, reason: "" },
+  { name: "sqlite", skip: false, reason: "" },
+  { name: "sqlite-thread", skip: false, reason: "" },
+  { name: "pglite", skip: false, reason: "" },
+  { name: "pglite-thread", skip: false, reason: "" },
   { name: "postgres", skip: !havePostgres, reason: havePostgres ? "" : ` (skipped: ${pgUnavailable})` },
 ];
+/** The engines that differ in storage (the -thread variants only move the same engine to a thread). */
+export const STORAGE_ENGINES = ENGINES.filter((e) => !e.name.endsWith("-thread"));
 
 /** Where a test's store lives: open it (again) with `open()`. */
 export interface StoreLocation {
@@ -43,9 +47,12 @@ export interface StoreLocation {
 }
 
 export async function freshLocation(engine: EngineName): Promise<StoreLocation> {
-  const dataDir = engine === "postgres" ? emptyDir() : freshEmbeddedDir();
+  const pglite = engine.startsWith("pglite");
+  const dataDir = pglite ? freshEmbeddedDir() : emptyDir();
   const options: OpenStoreOptions =
-    engine === "postgres" ? { dataDir, databaseUrl: await freshDatabaseUrl() } : { dataDir, embeddedThread: engine === "embedded-thread" };
+    engine === "postgres"
+      ? { dataDir, databaseUrl: await freshDatabaseUrl() }
+      : { dataDir, embeddedEngine: pglite ? "pglite" : "sqlite", embeddedThread: engine.endsWith("-thread") };
   return {
     options,
     open: (extra) => openStore({ ...options, ...extra }),
