@@ -41,6 +41,16 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   return migrations;
 }
 
+/** The migrations not applied yet, in order; refuses a database newer than this build (both engines' migrate). */
+export function pendingMigrations(migrations: readonly Migration[], appliedVersions: readonly number[]): Migration[] {
+  const applied = new Set(appliedVersions);
+  const newest = Math.max(0, ...applied);
+  if (newest > migrations.length) {
+    throw new Error(`the database is at schema version ${newest}, newer than this build knows (${migrations.length}); run a newer aggregator`);
+  }
+  return migrations.filter((m) => !applied.has(m.version));
+}
+
 /** Applies the missing migrations; returns the versions it applied. */
 export async function migrate(conn: MigrationConnection, migrations: readonly Migration[] = loadMigrations()): Promise<number[]> {
   await conn.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
@@ -51,14 +61,8 @@ export async function migrate(conn: MigrationConnection, migrations: readonly Mi
       applied_at BIGINT  NOT NULL
     )`);
     const rows = await conn.query("SELECT version FROM schema_migrations ORDER BY version");
-    const applied = new Set(rows.map((r) => toSafeInteger(r.version, "schema_migrations.version")));
-    const newest = Math.max(0, ...applied);
-    if (newest > migrations.length) {
-      throw new Error(`the database is at schema version ${newest}, newer than this build knows (${migrations.length}); run a newer aggregator`);
-    }
     const done: number[] = [];
-    for (const m of migrations) {
-      if (applied.has(m.version)) continue;
+    for (const m of pendingMigrations(migrations, rows.map((r) => toSafeInteger(r.version, "schema_migrations.version")))) {
       await conn.exec("BEGIN");
       try {
         await conn.exec(m.sql);

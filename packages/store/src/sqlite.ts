@@ -21,7 +21,7 @@ import Database from "better-sqlite3";
 import type { Receipt } from "@tops/protocol";
 import { DirLock } from "./dir-lock";
 import type { ImportedReceipt } from "./import-rows";
-import { loadMigrations } from "./migrate";
+import { loadMigrations, pendingMigrations } from "./migrate";
 import { opsParam, toBigInt, toSafeInteger } from "./numbers";
 import { checkDeviceQuery, checkInteger, checkKey, MAX_PAGE, parseCursor } from "./query-checks";
 import type { ImportTarget } from "./receipt-store";
@@ -81,14 +81,9 @@ interface DeviceDelta {
 function migrateSqlite(db: Database.Database): number[] {
   db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT");
   const migrations = loadMigrations(SQLITE_MIGRATIONS_DIR);
-  const applied = new Set((db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version));
-  const newest = Math.max(0, ...applied);
-  if (newest > migrations.length) {
-    throw new Error(`the database is at schema version ${newest}, newer than this build knows (${migrations.length}); run a newer aggregator`);
-  }
+  const applied = (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version);
   const done: number[] = [];
-  for (const m of migrations) {
-    if (applied.has(m.version)) continue;
+  for (const m of pendingMigrations(migrations, applied)) {
     try {
       db.transaction(() => {
         db.exec(m.sql);

@@ -1,18 +1,12 @@
 /** wire.ts must write exactly the bytes PGlite's own serializer writes for the same call. */
 import { protocol } from "@electric-sql/pglite";
 import { describe, expect, it } from "vitest";
+import { concatBytes } from "@tops/protocol";
 import { bindDescribeExecuteSync, type WireValue } from "../src/wire";
 
 function pgliteBytes(statement: string, values: readonly WireValue[]): Uint8Array {
   const { serialize } = protocol;
-  const parts = [serialize.bind({ statement, values: [...values] }), serialize.describe({ type: "P" }), serialize.execute({}), serialize.sync()];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(serialize.bind({ statement, values: [...values] }), serialize.describe({ type: "P" }), serialize.execute({}), serialize.sync());
 }
 
 const CASES: [string, string, WireValue[]][] = [
