@@ -77,6 +77,17 @@ interface DeviceDelta {
   last: number;
 }
 
+/** Counts one stored receipt into its device's change of this transaction. */
+function addToDelta(devices: Map<string, DeviceDelta>, pubkeyHex: string, deviceDid: string, ops: bigint, at: number): void {
+  const id = `${pubkeyHex}\u0000${deviceDid}`;
+  const d = devices.get(id) ?? { pubkeyHex, deviceDid, receipts: 0, ops: 0n, first: at, last: at };
+  d.receipts++;
+  d.ops += ops;
+  d.first = Math.min(d.first, at);
+  d.last = Math.max(d.last, at);
+  devices.set(id, d);
+}
+
 /** Applies the missing migrations of migrations-sqlite, each in one transaction with its schema_migrations row. */
 function migrateSqlite(db: Database.Database): number[] {
   db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT");
@@ -254,13 +265,7 @@ export class SqliteReceiptStore implements ReceiptStore, ImportTarget {
       }
       stored++;
       outcomes.push({ kind: "stored", seq: toSafeInteger(row.seq, "seq") });
-      const id = `${r.pubkey_hex}\u0000${r.device_did}`;
-      const d = devices.get(id) ?? { pubkeyHex: r.pubkey_hex, deviceDid: r.device_did, receipts: 0, ops: 0n, first: at, last: at };
-      d.receipts++;
-      d.ops += BigInt(opts.ops);
-      d.first = Math.min(d.first, at);
-      d.last = Math.max(d.last, at);
-      devices.set(id, d);
+      addToDelta(devices, r.pubkey_hex, r.device_did, BigInt(opts.ops), at);
     }
     if (stored > 0) this.s.count.run(stored);
     for (const d of devices.values()) this.addToDevice(d);
@@ -270,7 +275,7 @@ export class SqliteReceiptStore implements ReceiptStore, ImportTarget {
   private addToDevice(d: DeviceDelta): void {
     const old = this.s.deviceTotal.get(d.pubkeyHex, d.deviceDid);
     const receipts = d.receipts + (old ? toSafeInteger(old.receipts, "device_totals.receipts") : 0);
-    const ops = d.ops + (old ? toBigInt(String(old.ops).replace(/^0+(?=\d)/, ""), "device_totals.ops") : 0n);
+    const ops = d.ops + (old ? toBigInt(String(old.ops), "device_totals.ops") : 0n);
     const first = old ? Math.min(d.first, toSafeInteger(old.first_seen, "first_seen")) : d.first;
     const last = old ? Math.max(d.last, toSafeInteger(old.last_seen, "last_seen")) : d.last;
     this.s.putDeviceTotal.run(d.pubkeyHex, d.deviceDid, receipts, padOps(ops), first, last);
@@ -451,13 +456,7 @@ export class SqliteReceiptStore implements ReceiptStore, ImportTarget {
             continue;
           }
           inserted++;
-          const id = `${r.pubkeyHex}\u0000${r.deviceDid}`;
-          const d = devices.get(id) ?? { pubkeyHex: r.pubkeyHex, deviceDid: r.deviceDid, receipts: 0, ops: 0n, first: r.acceptedAt, last: r.acceptedAt };
-          d.receipts++;
-          d.ops += ops;
-          d.first = Math.min(d.first, r.acceptedAt);
-          d.last = Math.max(d.last, r.acceptedAt);
-          devices.set(id, d);
+          addToDelta(devices, r.pubkeyHex, r.deviceDid, ops, r.acceptedAt);
         }
         if (inserted > 0) this.s.count.run(inserted);
         for (const d of devices.values()) this.addToDevice(d);
